@@ -1,0 +1,124 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Upcoming features every target opts into (see docs/architecture.md).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "email-content-filter",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "FilterCore", targets: ["FilterCore"]),
+        .library(name: "FilterSMTP", targets: ["FilterSMTP"]),
+        .library(name: "FilterQueue", targets: ["FilterQueue"]),
+        .library(name: "FilterProcessors", targets: ["FilterProcessors"]),
+        .library(name: "FilterEngine", targets: ["FilterEngine"]),
+        .executable(name: "filterd", targets: ["filterd"]),
+        .executable(name: "filterctl", targets: ["filterctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "FilterCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "FilterSMTP",
+            dependencies: [
+                "FilterCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "FilterQueue",
+            dependencies: ["FilterCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "FilterProcessors",
+            dependencies: ["FilterCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "FilterEngine",
+            dependencies: [
+                "FilterCore", "FilterSMTP", "FilterQueue", "FilterProcessors",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "filterd",
+            dependencies: [
+                "FilterEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "filterctl",
+            dependencies: [
+                "FilterEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FilterCoreTests",
+            dependencies: ["FilterCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FilterSMTPTests",
+            dependencies: [
+                "FilterSMTP",
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FilterQueueTests",
+            dependencies: ["FilterQueue"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FilterProcessorsTests",
+            dependencies: ["FilterProcessors"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FilterEngineTests",
+            dependencies: ["FilterEngine"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["FilterEngine"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
