@@ -1,0 +1,220 @@
+import FilterCore
+import FilterSMTP
+import Foundation
+import Logging
+import NIOCore
+
+/// Delivers spooled messages to the next hop and records each recipient's outcome.
+///
+/// In this version every recipient gets the default action `pass`. A temporary failure keeps the
+/// message spooled and schedules a retry with backoff; a permanent failure, or a temporary one
+/// that outlives the queue lifetime, fails the recipient and spools a DSN for the sender before
+/// the failure is recorded, so a crash can duplicate a DSN but never lose one.
+final class DeliveryAgent: Sendable {
+    let spool: Spool
+    let entries: SpoolIndex
+    let queue: DeliveryQueue
+    let client: SMTPClient
+    let dsnComposer: DSNComposer
+    let configuration: FilterServerConfiguration
+    let logger: Logger
+
+    init(
+        spool: Spool, entries: SpoolIndex, queue: DeliveryQueue, client: SMTPClient,
+        configuration: FilterServerConfiguration, logger: Logger
+    ) {
+        self.spool = spool
+        self.entries = entries
+        self.queue = queue
+        self.client = client
+        self.dsnComposer = DSNComposer(reportingMTA: configuration.hostname)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Takes messages from the queue until it closes.
+    func runWorker() async {
+        while let id = await queue.next() {
+            await deliver(id)
+            await queue.finished(id)
+        }
+    }
+
+    /// One delivery attempt for every recipient of the message that is not final yet.
+    func deliver(_ id: QueueID) async {
+        var logger = self.logger
+        logger[metadataKey: "mail.queue.id"] = "\(id)"
+        guard var entry = await entries.entry(id) else { return }
+        let pending = entry.recipients.indices.filter { !entry.recipients[$0].state.isFinal }
+        guard !pending.isEmpty else {
+            await finish(entry, logger: logger)
+            return
+        }
+        let now = Date()
+        entry.attempts += 1
+        let outcomes = await attempt(entry, recipients: pending, logger: logger)
+        var failures: [RecipientOutcome] = []
+        let expired = now.timeIntervalSince(entry.receivedAt) >= configuration.delivery.maximumQueueLifetime
+        for (index, outcome) in zip(pending, outcomes) {
+            let recipient = entry.envelope.recipients[index]
+            switch outcome {
+            case .delivered(let reply):
+                entry.recipients[index] = RecipientDelivery(state: .delivered, detail: reply.description, updatedAt: now)
+                logger.info("Delivered", metadata: ["mail.recipient": "<\(recipient.address)>", "smtp.reply": "\(reply)"])
+            case .failed(let status, let diagnostic):
+                entry.recipients[index] = RecipientDelivery(state: .failed, detail: diagnostic.text, updatedAt: now)
+                failures.append(failure(recipient, status: status, diagnostic: diagnostic, at: now))
+                logger.warning("Delivery failed", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(diagnostic.text)"])
+            case .deferred(let reason) where expired:
+                let text = "delivery time expired; last error: \(reason)"
+                entry.recipients[index] = RecipientDelivery(state: .failed, detail: text, updatedAt: now)
+                failures.append(failure(recipient, status: .init(4, 4, 7), diagnostic: .filter(text), at: now))
+                logger.warning("Queue lifetime exceeded", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(reason)"])
+            case .deferred(let reason):
+                entry.recipients[index] = RecipientDelivery(state: .deferred, detail: reason, updatedAt: now)
+                logger.notice("Delivery deferred", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(reason)"])
+            }
+        }
+        if !failures.isEmpty, await !spoolDSN(for: entry, failures: failures, logger: logger) {
+            // Without a durable DSN a failure must not become final: keep those recipients
+            // deferred, so the next attempt decides (and reports) again.
+            for index in pending where entry.recipients[index].state == .failed {
+                entry.recipients[index].state = .deferred
+            }
+        }
+        if entry.isFinal {
+            await finish(entry, logger: logger)
+        } else {
+            let delay = configuration.delivery.backoff(afterAttempts: entry.attempts)
+            entry.nextAttemptAt = now.addingTimeInterval(delay)
+            await save(entry, logger: logger)
+            await queue.schedule(id, at: entry.nextAttemptAt!)
+        }
+    }
+
+    // MARK: - One attempt
+
+    private enum Outcome {
+        case delivered(SMTPReply)
+        case failed(EnhancedStatusCode, DSNDiagnostic)
+        case deferred(String)
+    }
+
+    private func attempt(_ entry: SpoolEntry, recipients: [Int], logger: Logger) async -> [Outcome] {
+        let transaction = OutboundTransaction(
+            mailFrom: entry.envelope.mailFrom,
+            parameters: entry.envelope.parameters,
+            recipients: recipients.map { entry.envelope.recipients[$0] },
+            client: entry.envelope.client,
+            content: .file(spool.messagePath(for: entry.queueID), headerPrefix: ByteBuffer()))
+        do {
+            let result = try await client.send(transaction, logger: logger)
+            return result.recipientReplies.map { reply in
+                Self.outcome(rcptReply: reply, dataReply: result.dataReply)
+            }
+        } catch {
+            let text = "\(error)"
+            if error.isTransient {
+                return Array(repeating: .deferred(text), count: recipients.count)
+            }
+            let reply = error.reply
+            let status = reply?.enhancedStatus ?? .init(5, 0, 0)
+            let diagnostic = reply.map(DSNDiagnostic.smtp) ?? .filter(text)
+            return Array(repeating: .failed(status, diagnostic), count: recipients.count)
+        }
+    }
+
+    private static func outcome(rcptReply: SMTPReply, dataReply: SMTPReply?) -> Outcome {
+        let reply = rcptReply.isPositive ? (dataReply ?? rcptReply) : rcptReply
+        if reply.isPositive { return .delivered(reply) }
+        if reply.isTransientFailure { return .deferred(reply.description) }
+        return .failed(reply.enhancedStatus ?? .init(5, 0, 0), .smtp(reply))
+    }
+
+    private func failure(
+        _ recipient: EnvelopeRecipient, status: EnhancedStatusCode, diagnostic: DSNDiagnostic, at date: Date
+    ) -> RecipientOutcome {
+        let permanent = EnhancedStatusCode(5, status.subject, status.detail)
+        return RecipientOutcome(
+            recipient: recipient, action: .failed, status: permanent, diagnostic: diagnostic,
+            remoteMTA: "\(configuration.nextHop.host)", lastAttemptDate: date)
+    }
+
+    // MARK: - DSN and bookkeeping
+
+    /// Composes the DSN for the failed recipients and spools it as a message of its own.
+    /// Returns false when it could not be made durable.
+    private func spoolDSN(for entry: SpoolEntry, failures: [RecipientOutcome], logger: Logger) async -> Bool {
+        let report = DeliveryReport(
+            envelope: entry.envelope, queueID: entry.queueID, arrivalDate: entry.receivedAt, recipients: failures)
+        let original: ByteBuffer
+        do {
+            original = try readOriginal(entry)
+        } catch {
+            logger.error("Cannot read the message for its DSN", metadata: ["error": "\(error)"])
+            return false
+        }
+        guard let dsn = dsnComposer.compose(report, originalMessage: original) else {
+            logger.info("No DSN sent: suppressed by the DSN rules", metadata: ["mail.from": "<\(entry.envelope.mailFrom)>"])
+            return true
+        }
+        do {
+            let writer = try await spool.beginMessage()
+            try await writer.write(dsn.message)
+            let envelope = Envelope(mailFrom: dsn.mailFrom, recipients: [EnvelopeRecipient(address: dsn.recipient)])
+            let dsnEntry = try await writer.commit(envelope: envelope, receivedAt: Date())
+            await entries.insert(dsnEntry)
+            await queue.enqueue(dsnEntry.queueID)
+            logger.info("DSN queued", metadata: ["mail.dsn.queue.id": "\(dsnEntry.queueID)", "mail.to": "<\(dsn.recipient)>"])
+            return true
+        } catch {
+            logger.error("Cannot spool the DSN", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Reads the original message for a DSN, no more than the composer may return.
+    private func readOriginal(_ entry: SpoolEntry) throws -> ByteBuffer {
+        let path = spool.messagePath(for: entry.queueID)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw SpoolError(.notFound, "message file missing", path: path)
+        }
+        defer { try? handle.close() }
+        let data = try handle.read(upToCount: dsnComposer.maximumReturnedBytes + 1) ?? Data()
+        return ByteBuffer(bytes: data)
+    }
+
+    private func save(_ entry: SpoolEntry, logger: Logger) async {
+        await entries.insert(entry)
+        do {
+            try await spool.update(entry)
+        } catch {
+            logger.error("Cannot record delivery state", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func finish(_ entry: SpoolEntry, logger: Logger) async {
+        do {
+            try await spool.remove(entry.queueID)
+            await entries.remove(entry.queueID)
+            await queue.forget(entry.queueID)
+            logger.info("Removed from the spool: every recipient is final")
+        } catch {
+            // The entry stays; a later attempt or restart finishes the removal.
+            await entries.insert(entry)
+            logger.error("Cannot remove the spool entry", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// The spool entries the server knows about, kept in memory so that delivery does not reread
+/// every envelope from disk.
+actor SpoolIndex {
+    private var entries: [QueueID: SpoolEntry] = [:]
+
+    func entry(_ id: QueueID) -> SpoolEntry? { entries[id] }
+    func insert(_ entry: SpoolEntry) { entries[entry.queueID] = entry }
+    func remove(_ id: QueueID) { entries[id] = nil }
+    var count: Int { entries.count }
+    var all: [SpoolEntry] { entries.values.sorted { $0.queueID < $1.queueID } }
+}

@@ -1,0 +1,139 @@
+import FilterCore
+import FilterSMTP
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The filter server as a library: SMTP in → durable spool → decisions → delivery to the next
+/// hop. `filterd server` runs one; an embedding program can run one inside a `ServiceGroup`.
+///
+/// On start it recovers the spool: every entry that is not final is delivered again (delivery is
+/// at-least-once). On graceful shutdown it stops accepting connections, lets open sessions finish
+/// their message, finishes delivery attempts in progress and leaves everything else spooled.
+public final class FilterServer: Service, Sendable {
+    /// The configuration the server runs with.
+    public let configuration: FilterServerConfiguration
+    private let spool: Spool
+    private let index = SpoolIndex()
+    private let queue = DeliveryQueue()
+    private let client: SMTPClient
+    private let smtpServer: SMTPServer
+    private let agent: DeliveryAgent
+    private let logger: Logger
+    private let listening: AsyncStream<SocketAddress>.Continuation
+    /// The addresses the SMTP listener bound, first element when it is listening.
+    public let listeningAddresses: AsyncStream<SocketAddress>
+
+    /// Creates the server and opens (creating if needed) its spool.
+    /// - Throws: ``SpoolError`` when the spool directory cannot be used.
+    public init(
+        configuration: FilterServerConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.spool = try Spool(configuration: SpoolConfiguration(directory: configuration.spoolDirectory))
+        var clientConfiguration = SMTPClientConfiguration(
+            host: configuration.nextHop.host, port: configuration.nextHop.port, heloName: configuration.hostname)
+        clientConfiguration.maximumIdleConnections = configuration.delivery.concurrency
+        self.client = SMTPClient(configuration: clientConfiguration, eventLoopGroup: eventLoopGroup, logger: logger)
+        let queue = self.queue
+        let index = self.index
+        let receiver = SpoolMessageReceiver(spool: spool) { entry in
+            await index.insert(entry)
+            await queue.enqueue(entry.queueID)
+        }
+        self.smtpServer = SMTPServer(
+            configuration: configuration.smtp, receiver: receiver, eventLoopGroup: eventLoopGroup, logger: logger)
+        self.agent = DeliveryAgent(
+            spool: spool, entries: index, queue: queue, client: client, configuration: configuration, logger: logger)
+        (self.listeningAddresses, self.listening) = AsyncStream.makeStream(of: SocketAddress.self)
+    }
+
+    /// Recovers the spool, then serves SMTP and delivers until graceful shutdown or cancellation.
+    public func run() async throws {
+        let recovered = try await spool.recover(logger: logger)
+        for entry in recovered {
+            await index.insert(entry)
+            await queue.enqueue(entry.queueID)
+        }
+        logger.info("Spool recovered", metadata: ["spool.entries": "\(recovered.count)", "spool.directory": "\(configuration.spoolDirectory)"])
+        let control = ControlServer(path: configuration.resolvedControlSocketPath, handler: ControlHandler(server: self), logger: logger)
+
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let workers = self.configuration.delivery.concurrency
+                group.addTask {
+                    await withDiscardingTaskGroup { workerGroup in
+                        for _ in 0..<workers {
+                            workerGroup.addTask { await self.agent.runWorker() }
+                        }
+                        workerGroup.addTask { await self.runRetryClock() }
+                    }
+                }
+                group.addTask { await control.run() }
+                // The SMTP listener ends first (on shutdown); then delivery finishes what is in
+                // flight and the control socket closes.
+                var smtpError: (any Error)?
+                do {
+                    try await self.smtpServer.run { address in self.listening.yield(address) }
+                } catch {
+                    smtpError = error
+                }
+                await self.queue.close()
+                control.shutdown()
+                try await group.waitForAll()
+                if let smtpError { throw smtpError }
+            }
+        } onGracefulShutdown: {
+            self.logger.info("Graceful shutdown requested")
+            self.smtpServer.shutdown()
+        }
+        await client.shutdown()
+        listening.finish()
+        logger.info("Server stopped; undelivered messages stay in the spool")
+    }
+
+    /// Moves deferred messages whose retry time has come back to the ready list.
+    private func runRetryClock() async {
+        while !Task.isCancelled {
+            await queue.promoteDue(now: Date())
+            if await queue.isClosedForWork { return }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    // MARK: - Operator commands
+
+    /// Delivers a message now, whatever its retry time.
+    func retry(_ id: QueueID) async -> Bool {
+        guard await index.entry(id) != nil else { return false }
+        await queue.enqueue(id)
+        return true
+    }
+
+    /// Delivers every deferred message now.
+    func retryAll() async -> Int {
+        let count = await queue.counts.deferred
+        await queue.promoteAll()
+        return count
+    }
+
+    /// Deletes a message from the spool without delivering it.
+    func delete(_ id: QueueID) async throws -> Bool {
+        guard await index.entry(id) != nil else { return false }
+        await queue.forget(id)
+        await index.remove(id)
+        try await spool.remove(id)
+        logger.notice("Deleted by the operator", metadata: ["mail.queue.id": "\(id)"])
+        return true
+    }
+
+    /// The entries in the spool, for `filterctl spool list`.
+    func listEntries() async -> [SpoolEntry] {
+        await index.all
+    }
+}

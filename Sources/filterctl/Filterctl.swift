@@ -1,0 +1,113 @@
+import ArgumentParser
+import FilterCore
+import FilterEngine
+import Foundation
+
+@main
+struct Filterctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filterctl",
+        abstract: "Operate the Email Content Filter: its spool, and later its broker, users and quarantine.",
+        subcommands: [SpoolCommand.self]
+    )
+}
+
+/// Options every spool command takes.
+struct SpoolOptions: ParsableArguments {
+    @Option(name: .long, help: "The server's spool directory.")
+    var spool: String = "/var/spool/filterd"
+
+    @Option(name: .long, help: "The control socket (default: control.sock in the spool directory).")
+    var control: String?
+
+    var controlPath: String { control ?? spool + "/control.sock" }
+
+    func openSpool() throws -> SpoolInspector {
+        try SpoolInspector(directory: spool)
+    }
+}
+
+struct SpoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spool",
+        abstract: "List, show, retry and delete spooled messages.",
+        subcommands: [List.self, Show.self, Retry.self, Delete.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One line per message: queue id, age, sender, recipients and their states.")
+        @OptionGroup var options: SpoolOptions
+
+        func run() async throws {
+            let entries = try options.openSpool().entries()
+            for entry in entries {
+                print(SpoolInspector.summaryLine(entry, now: Date()))
+            }
+            print("\(entries.count) message(s) in the spool")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Envelope, recipient states and headers of one message.")
+        @OptionGroup var options: SpoolOptions
+        @Argument(help: "The queue id.") var id: String
+
+        func run() async throws {
+            let inspector = try options.openSpool()
+            print(try inspector.details(of: try queueID(id)))
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Deliver a message (or every deferred one) now.")
+        @OptionGroup var options: SpoolOptions
+        @Argument(help: "The queue id.") var id: String?
+        @Flag(name: .long, help: "Retry every deferred message.") var all = false
+
+        func validate() throws {
+            guard (id != nil) != all else { throw ValidationError("give either a queue id or --all") }
+        }
+
+        func run() async throws {
+            let request = all ? ControlRequest(command: .retryAll) : ControlRequest(command: .retry, queueID: try queueID(id!))
+            try await perform(request, options: options) { inspector in
+                let count = try await inspector.markDue(all ? nil : request.queueID)
+                return "no server is running: \(count) message(s) will be delivered as soon as filterd server starts"
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a message from the spool without delivering it.")
+        @OptionGroup var options: SpoolOptions
+        @Argument(help: "The queue id.") var id: String
+
+        func run() async throws {
+            let id = try queueID(id)
+            try await perform(ControlRequest(command: .delete, queueID: id), options: options) { inspector in
+                try await inspector.delete(id)
+                return "\(id) deleted (no server was running; the spool files were removed directly)"
+            }
+        }
+    }
+}
+
+/// Sends a state-changing request to the running server; with none running, changes the files.
+private func perform(
+    _ request: ControlRequest, options: SpoolOptions, offline: (SpoolInspector) async throws -> String
+) async throws {
+    let response: ControlResponse
+    do {
+        response = try await ControlClient.send(request, to: options.controlPath)
+    } catch let error as ControlError where error.serverUnavailable {
+        print(try await offline(try options.openSpool()))
+        return
+    }
+    print(response.message)
+    if !response.ok { throw ExitCode.failure }
+}
+
+private func queueID(_ text: String) throws -> QueueID {
+    guard let id = QueueID(rawValue: text) else { throw ValidationError("\(text) is not a queue id") }
+    return id
+}

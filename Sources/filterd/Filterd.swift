@@ -1,0 +1,58 @@
+import ArgumentParser
+import FilterEngine
+import Logging
+import ServiceLifecycle
+
+@main
+struct Filterd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filterd",
+        abstract: "A user-aware content filter for Postfix.",
+        subcommands: [ServerCommand.self]
+    )
+}
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Receive mail from Postfix, spool it durably, filter it and reinject it."
+    )
+
+    @Option(name: .long, help: "A YAML configuration file; flags override it.")
+    var config: String?
+
+    @Option(name: .long, help: "Where to listen for Postfix, HOST:PORT (default 127.0.0.1:10024).")
+    var listen: String?
+
+    @Option(name: .long, help: "Where to reinject filtered mail, HOST:PORT (default 127.0.0.1:10025).")
+    var nextHop: String?
+
+    @Option(name: .long, help: "The spool directory (default /var/spool/filterd).")
+    var spool: String?
+
+    @Option(name: .long, help: "The host name in the greeting, Received fields and DSNs (default localhost).")
+    var hostname: String?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
+        file.override(listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel)
+        let configuration = try file.makeConfiguration()
+        let level = try file.logLevel()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "filterd.server")
+        let server = try FilterServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,150 @@
+import FilterEngine
+import FilterSMTP
+import Foundation
+import Logging
+import NIOCore
+import Yams
+
+/// The YAML configuration file of `filterd server`; every key is optional and documented in
+/// docs/configuration.md.
+struct ServerConfigurationFile: Codable {
+    var hostname: String?
+    var listen: String?
+    var nextHop: String?
+    var spool: String?
+    var logLevel: String?
+    var smtp: SMTP?
+    var delivery: Delivery?
+
+    struct SMTP: Codable {
+        var maxMessageSize: Int?
+        var maxRecipients: Int?
+        var maxSessions: Int?
+        var maxHops: Int?
+        var maxLineLength: Int?
+        var commandTimeout: Double?
+        var dataTimeout: Double?
+        var allowedPeers: [String]?
+        var xforwardPeers: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case maxMessageSize = "max_message_size", maxRecipients = "max_recipients"
+            case maxSessions = "max_sessions", maxHops = "max_hops", maxLineLength = "max_line_length"
+            case commandTimeout = "command_timeout", dataTimeout = "data_timeout"
+            case allowedPeers = "allowed_peers", xforwardPeers = "xforward_peers"
+        }
+    }
+
+    struct Delivery: Codable {
+        var concurrency: Int?
+        var minBackoff: Double?
+        var maxBackoff: Double?
+        var maxQueueLifetime: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case concurrency, minBackoff = "min_backoff", maxBackoff = "max_backoff"
+            case maxQueueLifetime = "max_queue_lifetime"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hostname, listen, spool, smtp, delivery
+        case nextHop = "next_hop"
+        case logLevel = "log_level"
+    }
+
+    static func load(_ path: String) throws -> ServerConfigurationFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read the configuration file \(path)")
+        }
+        do {
+            return try YAMLDecoder().decode(ServerConfigurationFile.self, from: data)
+        } catch {
+            throw ConfigurationError("\(path): \(error)")
+        }
+    }
+
+    mutating func override(listen: String?, nextHop: String?, spool: String?, hostname: String?, logLevel: String?) {
+        self.listen = listen ?? self.listen
+        self.nextHop = nextHop ?? self.nextHop
+        self.spool = spool ?? self.spool
+        self.hostname = hostname ?? self.hostname
+        self.logLevel = logLevel ?? self.logLevel
+    }
+
+    func logLevel() throws -> Logger.Level {
+        guard let text = logLevel else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ConfigurationError("log_level: unknown level \(text); use trace, debug, info, notice, warning, error or critical")
+        }
+        return level
+    }
+
+    func makeConfiguration() throws -> FilterServerConfiguration {
+        var configuration = FilterServerConfiguration(hostname: hostname ?? "localhost")
+        if let listen {
+            let (host, port) = try Self.hostAndPort(listen, key: "listen")
+            configuration.smtp.host = host
+            configuration.smtp.port = port
+        }
+        if let nextHop {
+            let (host, port) = try Self.hostAndPort(nextHop, key: "next_hop")
+            configuration.nextHop = .init(host: host, port: port)
+        }
+        if let spool { configuration.spoolDirectory = spool }
+        if let smtp {
+            if let value = smtp.maxMessageSize { configuration.smtp.session.maximumMessageSize = try Self.positive(value, "smtp.max_message_size") }
+            if let value = smtp.maxRecipients { configuration.smtp.session.maximumRecipients = try Self.positive(value, "smtp.max_recipients") }
+            if let value = smtp.maxHops { configuration.smtp.session.maximumHops = try Self.positive(value, "smtp.max_hops") }
+            if let value = smtp.maxSessions { configuration.smtp.maximumSessions = try Self.positive(value, "smtp.max_sessions") }
+            if let value = smtp.maxLineLength { configuration.smtp.maximumCommandLineLength = try Self.atLeast(512, value, "smtp.max_line_length") }
+            if let value = smtp.commandTimeout { configuration.smtp.commandTimeout = try Self.duration(value, "smtp.command_timeout") }
+            if let value = smtp.dataTimeout { configuration.smtp.dataTimeout = try Self.duration(value, "smtp.data_timeout") }
+            if let value = smtp.allowedPeers { configuration.smtp.allowedPeers = try Self.ranges(value, "smtp.allowed_peers") }
+            if let value = smtp.xforwardPeers { configuration.smtp.xforwardPeers = try Self.ranges(value, "smtp.xforward_peers") }
+        }
+        if let delivery {
+            if let value = delivery.concurrency { configuration.delivery.concurrency = try Self.positive(value, "delivery.concurrency") }
+            if let value = delivery.minBackoff { configuration.delivery.minimumBackoff = value }
+            if let value = delivery.maxBackoff { configuration.delivery.maximumBackoff = value }
+            if let value = delivery.maxQueueLifetime { configuration.delivery.maximumQueueLifetime = value }
+        }
+        return configuration
+    }
+
+    private static func hostAndPort(_ text: String, key: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
+        else { throw ConfigurationError("\(key): expected HOST:PORT, got \(text)") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ConfigurationError("\(key): the host is missing in \(text)") }
+        return (host, port)
+    }
+
+    private static func positive(_ value: Int, _ key: String) throws -> Int {
+        try atLeast(1, value, key)
+    }
+
+    private static func atLeast(_ minimum: Int, _ value: Int, _ key: String) throws -> Int {
+        guard value >= minimum else { throw ConfigurationError("\(key): must be at least \(minimum), got \(value)") }
+        return value
+    }
+
+    private static func duration(_ seconds: Double, _ key: String) throws -> TimeAmount {
+        guard seconds > 0 else { throw ConfigurationError("\(key): must be a positive number of seconds") }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    private static func ranges(_ texts: [String], _ key: String) throws -> [PeerAddressRange] {
+        try texts.map { text in
+            guard let range = PeerAddressRange(text) else { throw ConfigurationError("\(key): \(text) is not an address or CIDR network") }
+            return range
+        }
+    }
+}
+
+/// A configuration problem, said so that the operator can fix the file or flag.
+struct ConfigurationError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
