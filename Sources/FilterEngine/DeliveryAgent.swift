@@ -154,14 +154,15 @@ final class DeliveryAgent: Sendable {
             logger.error("Cannot read the message for its DSN", metadata: ["error": "\(error)"])
             return false
         }
-        guard let dsn = dsnComposer.compose(report, originalMessage: original) else {
+        guard let dsn = dsnComposer.compose(report, originalMessage: original, originalSize: entry.messageSize) else {
             logger.info("No DSN sent: suppressed by the DSN rules", metadata: ["mail.from": "<\(entry.envelope.mailFrom)>"])
             return true
         }
         do {
             let writer = try await spool.beginMessage()
             try await writer.write(dsn.message)
-            let envelope = Envelope(mailFrom: dsn.mailFrom, recipients: [EnvelopeRecipient(address: dsn.recipient)])
+            let envelope = Envelope(
+                mailFrom: dsn.mailFrom, parameters: dsn.parameters, recipients: [EnvelopeRecipient(address: dsn.recipient)])
             let dsnEntry = try await writer.commit(envelope: envelope, receivedAt: Date())
             await entries.insert(dsnEntry)
             await queue.enqueue(dsnEntry.queueID)

@@ -93,7 +93,7 @@ public struct DSNComposer: Sendable {
         message += DSNText.field("From", "Mail Delivery System <MAILER-DAEMON@\(reportingMTA)>")
         message += DSNText.field("To", "<\(DSNText.sanitized(envelope.mailFrom, allowUTF8: global))>")
         message += DSNText.field("Subject", subject(outcomes))
-        message += DSNText.field("Date", DSNText.date(date))
+        message += DSNText.field("Date", RFC5322Date.format(date))
         message += DSNText.field("Message-ID", "<\(id)>")
         message += DSNText.field("MIME-Version", "1.0")
         message += DSNText.field("Auto-Submitted", "auto-replied")
@@ -216,7 +216,7 @@ public struct DSNComposer: Sendable {
                     text += " status \(outcome.status)"
                 }
                 if outcome.action == .delayed, let until = outcome.willRetryUntil {
-                    text += " (the mail system keeps trying until \(DSNText.date(until)))"
+                    text += " (the mail system keeps trying until \(RFC5322Date.format(until)))"
                 }
                 lines += DSNText.fold(text, first: "", continuation: "    ", width: 76)
             }
@@ -244,7 +244,7 @@ public struct DSNComposer: Sendable {
             (returned.isFullMessage ? "Your message is attached." : "The headers of your message are attached.")
                 + (returned.note.map { " " + $0 } ?? ""))
         paragraph(
-            "Message details: queue ID \(report.queueID), received \(DSNText.date(report.arrivalDate)), "
+            "Message details: queue ID \(report.queueID), received \(RFC5322Date.format(report.arrivalDate)), "
                 + "sender <\(DSNText.sanitized(report.envelope.mailFrom, allowUTF8: true))>.")
         if let postmasterAddress {
             paragraph("For help, please write to <\(postmasterAddress)> and include this report.")
@@ -278,7 +278,7 @@ public struct DSNComposer: Sendable {
             body += DSNText.field("Original-Envelope-Id", envid)
         }
         body += DSNText.field("Reporting-MTA", "dns; \(reportingMTA)")
-        body += DSNText.field("Arrival-Date", DSNText.date(report.arrivalDate))
+        body += DSNText.field("Arrival-Date", RFC5322Date.format(report.arrivalDate))
         for outcome in outcomes {
             body += DSNText.crlf
             if let orcpt = outcome.recipient.originalRecipient,
@@ -299,10 +299,10 @@ public struct DSNComposer: Sendable {
                 )
             }
             if let lastAttempt = outcome.lastAttemptDate {
-                body += DSNText.field("Last-Attempt-Date", DSNText.date(lastAttempt))
+                body += DSNText.field("Last-Attempt-Date", RFC5322Date.format(lastAttempt))
             }
             if outcome.action == .delayed, let until = outcome.willRetryUntil {
-                body += DSNText.field("Will-Retry-Until", DSNText.date(until))
+                body += DSNText.field("Will-Retry-Until", RFC5322Date.format(until))
             }
         }
         part += DSNText.field("Content-Type", global ? "message/global-delivery-status" : "message/delivery-status")

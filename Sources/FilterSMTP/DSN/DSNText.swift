@@ -1,25 +1,10 @@
 import FilterCore
 import Foundation
 
-/// The text encodings a DSN needs: RFC 5322 dates, folded fields, wrapped and quoted-printable
+/// The text encodings a DSN needs: folded fields, wrapped and quoted-printable
 /// text, and the address forms of RFC 3464 and RFC 6533.
 enum DSNText {
     static let crlf: [UInt8] = [0x0D, 0x0A]
-
-    /// `Tue, 25 Nov 2025 19:45:00 +0000` (RFC 5322 §3.3), always in UTC.
-    static func date(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 0) ?? calendar.timeZone
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func twoDigits(_ value: Int?) -> String {
-            let value = value ?? 0
-            return value < 10 ? "0\(value)" : "\(value)"
-        }
-        return "\(days[((parts.weekday ?? 1) - 1) % 7]), \(parts.day ?? 1) \(months[((parts.month ?? 1) - 1) % 12]) "
-            + "\(parts.year ?? 1970) \(twoDigits(parts.hour)):\(twoDigits(parts.minute)):\(twoDigits(parts.second)) +0000"
-    }
 
     /// Text made safe for one field or line: control characters become spaces (a CR or LF in
     /// a remote server's reply must never start a new field), and without `allowUTF8` every
