@@ -209,6 +209,10 @@ actor GroupCommitter {
             return
         }
         for request in requests {
+            if let message = request.message { SpoolFiles.startWriteback(message.descriptor) }
+            SpoolFiles.startWriteback(request.envelope.descriptor)
+        }
+        for request in requests {
             if let message = request.message {
                 try SpoolFiles.sync(message.descriptor, path: message.temporaryPath)
             }

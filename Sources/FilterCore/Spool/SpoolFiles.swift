@@ -52,6 +52,14 @@ enum SpoolFiles {
         guard retryingOnInterrupt({ fsync(descriptor) }) == 0 else { throw .systemCall("fsync failed", path: path) }
     }
 
+    /// Starts writing a file's dirty pages to disk without waiting (`sync_file_range(2)` with
+    /// `SYNC_FILE_RANGE_WRITE`, Linux). Done for every file of a batch before the first
+    /// `fsync`, so their data is written together and the journal commit forced by the first
+    /// `fsync` already covers most of the others. Only a hint: failures are left to `fsync`.
+    static func startWriteback(_ descriptor: CInt) {
+        _ = syncFileRangeFunction?(descriptor, 0, 0, 2)
+    }
+
     /// Makes the entries of a directory (creations, renames, removals) durable.
     static func syncDirectory(_ path: String) throws(SpoolError) {
         let descriptor = retryingOnInterrupt { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
@@ -146,6 +154,16 @@ enum SpoolFiles {
             if result >= 0 || errno != EINTR { return result }
         }
     }
+
+    /// `sync_file_range` is Linux-only and not imported by the `Glibc` module either.
+    private static let syncFileRangeFunction: (@convention(c) (CInt, Int64, Int64, CUnsignedInt) -> CInt)? = {
+        #if os(Linux)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (CInt, Int64, Int64, CUnsignedInt) -> CInt).self)
+        #else
+        return nil
+        #endif
+    }()
 
     /// `syncfs` is a GNU extension the Swift `Glibc` module does not import, so it is looked up
     /// in the C library at run time.
