@@ -31,6 +31,7 @@ let package = Package(
             name: "FilterCore",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -88,7 +89,12 @@ let package = Package(
         ),
         .testTarget(
             name: "FilterCoreTests",
-            dependencies: ["FilterCore"],
+            dependencies: [
+                "FilterCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,171 @@
+import Foundation
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Streams one message into the spool: `write` its bytes, then `commit` it with its envelope,
+/// or `abort`. Use it from one task at a time; overlapping calls fail with `.invalidState`.
+///
+/// Small writes collect in memory and go to the file in chunks of
+/// `SpoolConfiguration.flushThreshold` bytes, on the spool's thread pool.
+public actor SpoolWriter {
+    /// The id the message will have once committed (`250 2.0.0 Ok: queued as ID`).
+    public nonisolated let queueID: QueueID
+    /// How many bytes were written so far; exactly the size the message file will have.
+    public private(set) var bytesWritten = 0
+
+    private enum State {
+        /// Accepting writes; `descriptor` is the open file in `tmp/`.
+        case open(descriptor: CInt)
+        /// A call is running on the thread pool.
+        case busy(descriptor: CInt)
+        /// Committed, aborted or failed; the file descriptor is closed.
+        case closed
+    }
+
+    private var state: State
+    private var buffer: ByteBuffer
+    private var flushedBytes = 0
+    private let temporaryPath: String
+    private let spool: Spool
+
+    init(queueID: QueueID, descriptor: CInt, temporaryPath: String, spool: Spool) {
+        self.queueID = queueID
+        self.state = .open(descriptor: descriptor)
+        self.temporaryPath = temporaryPath
+        self.spool = spool
+        self.buffer = ByteBufferAllocator().buffer(capacity: min(spool.configuration.flushThreshold, 64 * 1024))
+    }
+
+    /// Appends bytes to the message.
+    ///
+    /// - Throws: `SpoolError` `.ioFailure` if the file cannot be written (the message is then
+    ///   discarded and the writer closed), `.invalidState` after `commit`/`abort`.
+    public func write(_ bytes: ByteBuffer) async throws(SpoolError) {
+        let descriptor = try claim()
+        buffer.writeImmutableBuffer(bytes)
+        bytesWritten += bytes.readableBytes
+        if buffer.readableBytes >= spool.configuration.flushThreshold {
+            try await flush(descriptor)
+        }
+        state = .open(descriptor: descriptor)
+    }
+
+    /// Makes the message and its envelope durable in `queue/` and returns the new entry, with
+    /// every recipient `pending`. Returns only once both files are on stable storage, so the
+    /// caller may then answer 250.
+    ///
+    /// - Parameters:
+    ///   - envelope: The message's SMTP envelope.
+    ///   - receivedAt: When the message was accepted.
+    /// - Throws: `SpoolError` if the message could not be made durable; nothing of it then
+    ///   remains in the spool and the caller must answer with a temporary failure.
+    public func commit(envelope: Envelope, receivedAt: Date) async throws(SpoolError) -> SpoolEntry {
+        let descriptor = try claim()
+        let entry = SpoolEntry(
+            queueID: queueID,
+            envelope: envelope,
+            receivedAt: receivedAt,
+            messageSize: bytesWritten,
+            recipients: envelope.recipients.map { _ in RecipientDelivery(state: .pending, updatedAt: receivedAt) },
+        )
+        let envelopeTemporaryPath = spool.temporaryPath(queueID, suffix: "env")
+        let envelopeDescriptor: CInt
+        do {
+            try await flush(descriptor)
+            let bytes = try Spool.encode(entry)
+            envelopeDescriptor = try await spool.runBlocking { () throws(SpoolError) in
+                try SpoolFiles.createFile(envelopeTemporaryPath, containing: bytes)
+            }
+        } catch {
+            await discard(descriptor)
+            throw error
+        }
+        state = .closed
+        let request = CommitRequest(
+            message: .init(descriptor: descriptor, temporaryPath: temporaryPath, finalPath: spool.messagePath(for: queueID)),
+            envelope: .init(
+                descriptor: envelopeDescriptor,
+                temporaryPath: envelopeTemporaryPath,
+                finalPath: spool.envelopePath(for: queueID)
+            )
+        )
+        try await spool.committer.commit(request)
+        return entry
+    }
+
+    /// Discards the message: closes and deletes its temporary file. Does nothing after
+    /// `commit`, `abort` or a failure, nor while another task's call is still running on the
+    /// writer (that call owns the file until it returns).
+    public func abort() async {
+        switch state {
+        case .open(let descriptor):
+            await discard(descriptor)
+        case .busy, .closed:
+            return
+        }
+    }
+
+    /// Safety net for a writer dropped without `commit` or `abort`: the file was never
+    /// acknowledged, so it goes (two quick system calls, no sync).
+    deinit {
+        switch state {
+        case .open(let descriptor), .busy(let descriptor):
+            close(descriptor)
+            SpoolFiles.unlinkIfPresent(temporaryPath)
+        case .closed:
+            break
+        }
+    }
+
+    /// Marks the writer busy for one call and returns its descriptor.
+    private func claim() throws(SpoolError) -> CInt {
+        switch state {
+        case .open(let descriptor):
+            state = .busy(descriptor: descriptor)
+            return descriptor
+        case .busy:
+            throw SpoolError(code: .invalidState, message: "message \(queueID) written by two tasks at once")
+        case .closed:
+            throw SpoolError(code: .invalidState, message: "message \(queueID) already committed or aborted")
+        }
+    }
+
+    /// Writes the buffered bytes to the file; on failure discards the message.
+    private func flush(_ descriptor: CInt) async throws(SpoolError) {
+        guard buffer.readableBytes > 0 else { return }
+        let chunk = buffer
+        let offset = flushedBytes
+        let path = temporaryPath
+        do {
+            try await spool.runBlocking { () throws(SpoolError) in
+                try SpoolFiles.write(chunk, to: descriptor, at: offset, path: path)
+            }
+        } catch {
+            await discard(descriptor)
+            throw error
+        }
+        flushedBytes += chunk.readableBytes
+        buffer.clear()
+    }
+
+    /// Closes and deletes the temporary file, unless that already happened. Runs to
+    /// completion even if the calling task is cancelled, so no descriptor leaks.
+    private func discard(_ descriptor: CInt) async {
+        switch state {
+        case .open, .busy:
+            state = .closed
+            let path = temporaryPath
+            await spool.runToCompletion {
+                close(descriptor)
+                SpoolFiles.unlinkIfPresent(path)
+            }
+        case .closed:
+            return
+        }
+    }
+}
