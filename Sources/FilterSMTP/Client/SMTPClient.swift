@@ -233,14 +233,15 @@ public actor SMTPClient {
         let recipientResults = zip(transaction.recipients, recipientReplies).map {
             RecipientReply(recipient: $0, reply: $1)
         }
-        guard let dataReply else { return .completed(TransactionResult(recipients: recipientResults, dataReply: nil)) }
-        guard dataReply.code == 354 else {
-            return .completed(TransactionResult(recipients: recipientResults, dataReply: dataReply))
-        }
         guard recipientResults.contains(where: \.isAccepted) else {
-            // RFC 2920 §3.1: DATA accepted with no valid recipient; send an empty message.
-            _ = try await connection.finishContent(ByteBuffer(string: ".\r\n"), timeout: configuration.dataTerminationTimeout)
+            if dataReply?.code == 354 {
+                // RFC 2920 §3.1: DATA accepted with no valid recipient; end it with an empty message.
+                _ = try await connection.finishContent(ByteBuffer(string: ".\r\n"), timeout: configuration.dataTerminationTimeout)
+            }
             return .completed(TransactionResult(recipients: recipientResults, dataReply: nil))
+        }
+        guard let dataReply, dataReply.code == 354 else {
+            return .completed(TransactionResult(recipients: recipientResults, dataReply: dataReply))
         }
         let finalReply = try await sendContent(transaction.headerPrefix, content, on: connection)
         logger.debug(
