@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Build and run every test, integration tests included (the README's test command).
+#
+# Installs the system dependencies first (scripts/install-deps.sh), then sets
+# FILTER_INTEGRATION=1, which enables the tests in Tests/IntegrationTests that
+# start private Postfix instances. Extra arguments go to "swift test", e.g.
+#   scripts/test.sh --filter PostfixInstance
+# Exits with swift's exit status.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+
+scripts/install-deps.sh
+
+export FILTER_INTEGRATION=1
+# Serial on purpose: integration suites start Postfix instances, smtp-sink and
+# filterd processes; two cores are enough for one run at a time.
+swift build --build-tests
+swift test --skip-build "$@"
