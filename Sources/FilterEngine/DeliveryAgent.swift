@@ -106,26 +106,20 @@ final class DeliveryAgent: Sendable {
             parameters: entry.envelope.parameters,
             recipients: recipients.map { entry.envelope.recipients[$0] },
             client: entry.envelope.client,
-            content: .file(spool.messagePath(for: entry.queueID), headerPrefix: ByteBuffer()))
+            content: .file(path: spool.messagePath(for: entry.queueID)))
         do {
             let result = try await client.send(transaction, logger: logger)
-            return result.recipientReplies.map { reply in
-                Self.outcome(rcptReply: reply, dataReply: result.dataReply)
-            }
-        } catch {
-            let text = "\(error)"
-            if error.isTransient {
-                return Array(repeating: .deferred(text), count: recipients.count)
-            }
-            let reply = error.reply
-            let status = reply?.enhancedStatus ?? .init(5, 0, 0)
-            let diagnostic = reply.map(DSNDiagnostic.smtp) ?? .filter(text)
+            return result.recipients.indices.map { Self.outcome(result.finalReply(forRecipientAt: $0)) }
+        } catch let error as SMTPClientError where !error.isTransient {
+            let status = error.reply?.enhancedStatus ?? .init(5, 0, 0)
+            let diagnostic = error.reply.map(DSNDiagnostic.smtp) ?? .filter(error.description)
             return Array(repeating: .failed(status, diagnostic), count: recipients.count)
+        } catch {
+            return Array(repeating: .deferred("\(error)"), count: recipients.count)
         }
     }
 
-    private static func outcome(rcptReply: SMTPReply, dataReply: SMTPReply?) -> Outcome {
-        let reply = rcptReply.isPositive ? (dataReply ?? rcptReply) : rcptReply
+    private static func outcome(_ reply: SMTPReply) -> Outcome {
         if reply.isPositive { return .delivered(reply) }
         if reply.isTransientFailure { return .deferred(reply.description) }
         return .failed(reply.enhancedStatus ?? .init(5, 0, 0), .smtp(reply))
@@ -178,7 +172,7 @@ final class DeliveryAgent: Sendable {
     private func readOriginal(_ entry: SpoolEntry) throws -> ByteBuffer {
         let path = spool.messagePath(for: entry.queueID)
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw SpoolError(.notFound, "message file missing", path: path)
+            throw SpoolError(code: .notFound, message: "message file missing", path: path)
         }
         defer { try? handle.close() }
         let data = try handle.read(upToCount: dsnComposer.maximumReturnedBytes + 1) ?? Data()

@@ -37,9 +37,9 @@ public final class FilterServer: Service, Sendable {
         self.logger = logger
         self.spool = try Spool(configuration: SpoolConfiguration(directory: configuration.spoolDirectory))
         var clientConfiguration = SMTPClientConfiguration(
-            host: configuration.nextHop.host, port: configuration.nextHop.port, heloName: configuration.hostname)
+            heloName: configuration.hostname, host: configuration.nextHop.host, port: configuration.nextHop.port)
         clientConfiguration.maximumIdleConnections = configuration.delivery.concurrency
-        self.client = SMTPClient(configuration: clientConfiguration, eventLoopGroup: eventLoopGroup, logger: logger)
+        self.client = SMTPClient(configuration: clientConfiguration, eventLoopGroup: eventLoopGroup)
         let queue = self.queue
         let index = self.index
         let receiver = SpoolMessageReceiver(spool: spool) { entry in

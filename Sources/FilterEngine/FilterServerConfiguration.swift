@@ -1,5 +1,6 @@
 import FilterCore
 import FilterSMTP
+import Foundation
 import NIOCore
 
 /// Everything `filterd server` needs, with the defaults an operator gets when the configuration

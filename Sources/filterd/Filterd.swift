@@ -2,6 +2,7 @@ import ArgumentParser
 import FilterEngine
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 @main
 struct Filterd: AsyncParsableCommand {
@@ -40,7 +41,7 @@ struct ServerCommand: AsyncParsableCommand {
         var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
         file.override(listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel)
         let configuration = try file.makeConfiguration()
-        let level = try file.logLevel()
+        let level = try file.resolvedLogLevel()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -72,7 +72,7 @@ struct ServerConfigurationFile: Codable {
         self.logLevel = logLevel ?? self.logLevel
     }
 
-    func logLevel() throws -> Logger.Level {
+    func resolvedLogLevel() throws -> Logger.Level {
         guard let text = logLevel else { return .info }
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
             throw ConfigurationError("log_level: unknown level \(text); use trace, debug, info, notice, warning, error or critical")

@@ -28,7 +28,7 @@ public struct SpoolInspector: Sendable {
     /// - Throws: ``SpoolError`` with code `notFound` for an unknown id.
     public func details(of id: QueueID) throws -> String {
         guard let entry = try spool.entry(id) else {
-            throw SpoolError(.notFound, "\(id): no such message in the spool", path: spool.messagePath(for: id))
+            throw SpoolError(code: .notFound, message: "\(id): no such message in the spool", path: spool.messagePath(for: id))
         }
         let envelope = entry.envelope
         var lines = [
@@ -62,7 +62,7 @@ public struct SpoolInspector: Sendable {
     /// Removes a message without delivering it.
     public func delete(_ id: QueueID) async throws {
         guard try spool.entry(id) != nil else {
-            throw SpoolError(.notFound, "\(id): no such message in the spool", path: spool.messagePath(for: id))
+            throw SpoolError(code: .notFound, message: "\(id): no such message in the spool", path: spool.messagePath(for: id))
         }
         try await spool.remove(id)
     }
