@@ -1,0 +1,110 @@
+import FilterCore
+import FilterSMTP
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A receiver that keeps messages in memory and records what the server did with them.
+final class InMemoryMessageReceiver: SMTPMessageReceiver {
+    /// A message the server committed.
+    struct Committed: Sendable {
+        var queueID: QueueID
+        var envelope: Envelope
+        var content: [UInt8]
+    }
+
+    /// Which operations fail, to test the server's answers to spool trouble.
+    struct Failures: Sendable {
+        var open = false
+        var append = false
+        var commit = false
+    }
+
+    struct Failure: Error {}
+
+    private struct State {
+        var opened: [Envelope] = []
+        var committed: [Committed] = []
+        var discarded: [QueueID] = []
+        var appendedByteCount = 0
+        var failures = Failures()
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    var failures: Failures {
+        get { state.withLockedValue { $0.failures } }
+        set { state.withLockedValue { $0.failures = newValue } }
+    }
+
+    /// The envelopes of every message opened, in order.
+    var opened: [Envelope] { state.withLockedValue { $0.opened } }
+    /// The committed messages, in order.
+    var committed: [Committed] { state.withLockedValue { $0.committed } }
+    /// The queue ids of discarded messages, in order.
+    var discarded: [QueueID] { state.withLockedValue { $0.discarded } }
+    /// Content bytes appended to any message so far.
+    var appendedByteCount: Int { state.withLockedValue { $0.appendedByteCount } }
+
+    func openMessage(for envelope: Envelope, logger: Logger) async throws -> any SMTPIncomingMessage {
+        let fail = state.withLockedValue { state in
+            state.opened.append(envelope)
+            return state.failures.open
+        }
+        if fail { throw Failure() }
+        return Message(queueID: QueueID.generate(), receiver: self)
+    }
+
+    fileprivate func appended(_ count: Int) throws {
+        let fail = state.withLockedValue { state in
+            state.appendedByteCount += count
+            return state.failures.append
+        }
+        if fail { throw Failure() }
+    }
+
+    fileprivate func commit(_ committed: Committed) throws {
+        try state.withLockedValue { state in
+            if state.failures.commit { throw Failure() }
+            state.committed.append(committed)
+        }
+    }
+
+    fileprivate func discarded(_ queueID: QueueID) {
+        state.withLockedValue { $0.discarded.append(queueID) }
+    }
+
+    private final class Message: SMTPIncomingMessage {
+        let queueID: QueueID
+        private let receiver: InMemoryMessageReceiver
+        private let content = NIOLockedValueBox<[UInt8]>([])
+
+        init(queueID: QueueID, receiver: InMemoryMessageReceiver) {
+            self.queueID = queueID
+            self.receiver = receiver
+        }
+
+        func append(_ content: ByteBuffer) async throws {
+            try receiver.appended(content.readableBytes)
+            self.content.withLockedValue { $0 += content.readableBytesView }
+        }
+
+        func commit(envelope: Envelope) async throws {
+            try receiver.commit(Committed(queueID: queueID, envelope: envelope, content: content.withLockedValue { $0 }))
+        }
+
+        func discard() async {
+            receiver.discarded(queueID)
+        }
+    }
+}
+
+/// Waits until the condition holds, polling; false when it did not within the time limit.
+func eventually(within seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
