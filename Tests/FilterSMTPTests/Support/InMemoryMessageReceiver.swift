@@ -16,7 +16,8 @@ final class InMemoryMessageReceiver: SMTPMessageReceiver {
     /// Which operations fail, to test the server's answers to spool trouble.
     struct Failures: Sendable {
         var open = false
-        var append = false
+        /// Appends to one message that succeed before every further one fails; nil: never fail.
+        var appendsBeforeFailure: Int?
         var commit = false
     }
 
@@ -27,6 +28,7 @@ final class InMemoryMessageReceiver: SMTPMessageReceiver {
         var committed: [Committed] = []
         var discarded: [QueueID] = []
         var appendedByteCount = 0
+        var appendCount = 0
         var failures = Failures()
     }
 
@@ -45,6 +47,8 @@ final class InMemoryMessageReceiver: SMTPMessageReceiver {
     var discarded: [QueueID] { state.withLockedValue { $0.discarded } }
     /// Content bytes appended to any message so far.
     var appendedByteCount: Int { state.withLockedValue { $0.appendedByteCount } }
+    /// Successful appends to any message so far.
+    var appendCount: Int { state.withLockedValue { $0.appendCount } }
 
     func openMessage(for envelope: Envelope, logger: Logger) async throws -> any SMTPIncomingMessage {
         let fail = state.withLockedValue { state in
@@ -55,12 +59,13 @@ final class InMemoryMessageReceiver: SMTPMessageReceiver {
         return Message(queueID: QueueID.generate(), receiver: self)
     }
 
-    fileprivate func appended(_ count: Int) throws {
-        let fail = state.withLockedValue { state in
+    /// Records an append that is the message's `index`-th (from 0); throws when it must fail.
+    fileprivate func appended(_ count: Int, index: Int) throws {
+        try state.withLockedValue { state in
+            if let limit = state.failures.appendsBeforeFailure, index >= limit { throw Failure() }
             state.appendedByteCount += count
-            return state.failures.append
+            state.appendCount += 1
         }
-        if fail { throw Failure() }
     }
 
     fileprivate func commit(_ committed: Committed) throws {
@@ -78,6 +83,7 @@ final class InMemoryMessageReceiver: SMTPMessageReceiver {
         let queueID: QueueID
         private let receiver: InMemoryMessageReceiver
         private let content = NIOLockedValueBox<[UInt8]>([])
+        private let appends = NIOLockedValueBox(0)
 
         init(queueID: QueueID, receiver: InMemoryMessageReceiver) {
             self.queueID = queueID
@@ -85,7 +91,11 @@ final class InMemoryMessageReceiver: SMTPMessageReceiver {
         }
 
         func append(_ content: ByteBuffer) async throws {
-            try receiver.appended(content.readableBytes)
+            let index = appends.withLockedValue { count in
+                defer { count += 1 }
+                return count
+            }
+            try receiver.appended(content.readableBytes, index: index)
             self.content.withLockedValue { $0 += content.readableBytesView }
         }
 
