@@ -270,6 +270,26 @@ struct SMTPServerTests {
         }
     }
 
+    @Test("shutdown while the spool opens the message still lets the message finish")
+    func shutdownWhileOpening() async throws {
+        let receiver = InMemoryMessageReceiver()
+        receiver.failures.openDelay = .milliseconds(300)
+        try await withTestServer(receiver: receiver) { address, server in
+            try await RawSMTPClient.connect(to: address) { client in
+                try await client.send("EHLO client.test\r\nMAIL FROM:<s@x.example>\r\nRCPT TO:<a@y.example>\r\nDATA\r\n")
+                #expect(try await client.readReplies(4).map(\.code) == [220, 250, 250, 250])
+                #expect(await eventually { receiver.opened.count == 1 })
+                server.shutdown()
+                #expect(try await client.readReply()?.code == 354)
+                try await client.send("Subject: late\r\n\r\nbody\r\n.\r\n")
+                #expect(try await client.readReply()?.expected == ExpectedReply(250, "2.0.0"))
+                #expect(try await client.readReply()?.expected == ExpectedReply(421, "4.3.2"))
+                #expect(try await client.readUntilClosed().isEmpty)
+            }
+            #expect(receiver.committed.count == 1)
+        }
+    }
+
     @Test("a peer outside allowedPeers gets 554 5.7.1")
     func disallowedPeer() async throws {
         let receiver = InMemoryMessageReceiver()

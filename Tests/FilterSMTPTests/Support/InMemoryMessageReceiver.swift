@@ -19,6 +19,8 @@ final class InMemoryMessageReceiver: SMTPMessageReceiver {
         /// Appends to one message that succeed before every further one fails; nil: never fail.
         var appendsBeforeFailure: Int?
         var commit = false
+        /// How long opening a message takes, as a slow spool would.
+        var openDelay: Duration = .zero
     }
 
     struct Failure: Error {}
@@ -51,11 +53,12 @@ final class InMemoryMessageReceiver: SMTPMessageReceiver {
     var appendCount: Int { state.withLockedValue { $0.appendCount } }
 
     func openMessage(for envelope: Envelope, logger: Logger) async throws -> any SMTPIncomingMessage {
-        let fail = state.withLockedValue { state in
+        let failures = state.withLockedValue { state in
             state.opened.append(envelope)
-            return state.failures.open
+            return state.failures
         }
-        if fail { throw Failure() }
+        if failures.openDelay > .zero { try await Task.sleep(for: failures.openDelay) }
+        if failures.open { throw Failure() }
         return Message(queueID: QueueID.generate(), receiver: self)
     }
 
