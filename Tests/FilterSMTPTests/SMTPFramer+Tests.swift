@@ -306,18 +306,3 @@ struct SMTPFramerTests {
         #expect(largestBuffered < 16)
     }
 }
-
-/// A small deterministic generator, so the random chunkings are the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D4_9B34_D049_8B4F
-        return z ^ (z >> 31)
-    }
-}
