@@ -57,7 +57,7 @@ struct PeerAddressRangeTests {
         "bad input is refused",
         arguments: [
             "", "localhost", "1.2.3", "1.2.3.4.5", "256.0.0.1", "1.2.3.4/", "1.2.3.4/33", "1.2.3.4/-1", "1.2.3.4/x",
-            "::1/129", "::g", "[::1", "1.2.3.4/8/8", " 1.2.3.4", "2001:db8::/", "[1.2.3.4]x",
+            "::1/129", "::g", "[::1", "1.2.3.4/8/8", "1.2.3.4/+8", " 1.2.3.4", "2001:db8::/", "[1.2.3.4]x",
         ])
     func badInput(_ text: String) {
         #expect(PeerAddressRange(text) == nil)

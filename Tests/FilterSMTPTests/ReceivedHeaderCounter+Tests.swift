@@ -17,6 +17,7 @@ struct ReceivedHeaderCounterTests {
         ReceivedCountFixture(message: "Received: from a\r\nReceived: from b\r\nSubject: x\r\n\r\nbody\r\n", count: 2),
         ReceivedCountFixture(message: "received: a\r\nRECEIVED: b\r\nReCeIvEd: c\r\n\r\n", count: 3),
         ReceivedCountFixture(message: "Received : a\r\nReceived\t: b\r\nReceived:c\r\n\r\n", count: 3),
+        ReceivedCountFixture(message: "Received    \t : a\r\n\r\n", count: 1),
         // Folded continuation lines are part of the field above them.
         ReceivedCountFixture(
             message: "Received: from a\r\n\tby b\r\n Received: not a field\r\n\tReceived: nor this\r\n\r\n", count: 1),
