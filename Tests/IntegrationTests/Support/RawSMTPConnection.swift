@@ -49,7 +49,7 @@ final class RawSMTPConnection: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard connected == 0 else {
@@ -71,9 +71,7 @@ final class RawSMTPConnection: Sendable {
         try await offload {
             var offset = 0
             while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes {
-                    Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                }
+                let written = bytes[offset...].withUnsafeBytes { sendWithoutSignal(descriptor, $0) }
                 guard written > 0 else {
                     throw HarnessError(code: .socketFailed, message: "send failed: errno \(errno)")
                 }
@@ -168,4 +166,9 @@ final class RawSMTPConnection: Sendable {
             queue.async { continuation.resume(with: Result { try body() }) }
         }
     }
+}
+
+/// `send(2)` without SIGPIPE; a free function because `RawSMTPConnection.send` hides the C one.
+private func sendWithoutSignal(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
+    send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
 }
