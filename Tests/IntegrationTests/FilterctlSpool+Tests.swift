@@ -73,9 +73,10 @@ struct FilterctlSpoolTests {
             let sink = try await SMTPSink(port: nextHopPort)
             do {
                 try await filterd.filterctl(["retry", id]).requireSuccess()
-                let delivered = try await sink.waitForMessages(count: 1, timeout: .seconds(10))
-                #expect(delivered.first?.headerValue("Subject") == "to retry")
+                _ = try await sink.waitForMessages(count: 1, timeout: .seconds(10))
+                // smtp-sink completes its file before its 250, after which filterd empties its spool.
                 try await filterd.waitForEmptySpool(timeout: .seconds(10))
+                #expect(try sink.messages().first?.headerValue("Subject") == "to retry")
             } catch {
                 await sink.stop()
                 throw error
