@@ -113,6 +113,8 @@ private final class FakeSMTPSessionHandler: ChannelInboundHandler {
     private var acceptedRecipients = 0
     private var mailAccepted = false
     private var currentVerb = ""
+    private var dataStarted = false
+    private var scanned = 0
 
     init(server: FakeSMTPServer) { self.server = server }
 
@@ -129,10 +131,27 @@ private final class FakeSMTPSessionHandler: ChannelInboundHandler {
     private func process(context: ChannelHandlerContext) {
         while true {
             if inData {
-                let framed = Array("\r\n".utf8) + pending
+                if !dataStarted {
+                    pending.insert(contentsOf: Array("\r\n".utf8), at: 0)
+                    dataStarted = true
+                }
                 let terminator = Array("\r\n.\r\n".utf8)
-                guard let end = (0..<max(0, framed.count - 4)).first(where: { Array(framed[$0..<$0 + 5]) == terminator })
-                else { return }
+                var end: Int?
+                var index = scanned
+                while index + 5 <= pending.count {
+                    if pending[index] == terminator[0], pending[index..<index + 5].elementsEqual(terminator) {
+                        end = index
+                        break
+                    }
+                    index += 1
+                }
+                guard let end else {
+                    scanned = max(0, pending.count - 4)
+                    return
+                }
+                let framed = pending
+                scanned = 0
+                dataStarted = false
                 let message = String(decoding: framed[2..<end + 2], as: UTF8.self)
                 server.record(message: message, session: session)
                 pending = Array(framed[(end + 5)...])
