@@ -113,6 +113,8 @@ private final class FakeSMTPSessionHandler: ChannelInboundHandler {
     private var acceptedRecipients = 0
     private var mailAccepted = false
     private var currentVerb = ""
+    private var dataStarted = false
+    private var scanned = 0
 
     init(server: FakeSMTPServer) { self.server = server }
 
@@ -129,10 +131,27 @@ private final class FakeSMTPSessionHandler: ChannelInboundHandler {
     private func process(context: ChannelHandlerContext) {
         while true {
             if inData {
-                let framed = Array("\r\n".utf8) + pending
+                if !dataStarted {
+                    pending.insert(contentsOf: Array("\r\n".utf8), at: 0)
+                    dataStarted = true
+                }
                 let terminator = Array("\r\n.\r\n".utf8)
-                guard let end = (0..<max(0, framed.count - 4)).first(where: { Array(framed[$0..<$0 + 5]) == terminator })
-                else { return }
+                var end: Int?
+                var index = scanned
+                while index + 5 <= pending.count {
+                    if pending[index] == terminator[0], pending[index..<index + 5].elementsEqual(terminator) {
+                        end = index
+                        break
+                    }
+                    index += 1
+                }
+                guard let end else {
+                    scanned = max(0, pending.count - 4)
+                    return
+                }
+                let framed = pending
+                scanned = 0
+                dataStarted = false
                 let message = String(decoding: framed[2..<end + 2], as: UTF8.self)
                 server.record(message: message, session: session)
                 pending = Array(framed[(end + 5)...])
@@ -580,5 +599,68 @@ struct SMTPClientTests {
         #expect(capabilities.xforwardAttributes == ["NAME", "ADDR"])
         #expect(!capabilities.supportsDSN)
         #expect(!capabilities.supports("MX.EXAMPLE.COM"))
+    }
+}
+
+/// Against Postfix's own `smtp-sink`, when the environment provides it (`FILTER_INTEGRATION=1`).
+@Suite("SMTPClient against smtp-sink")
+struct SMTPClientSinkTests {
+    static let sinkPath = "/usr/sbin/smtp-sink"
+    static let enabled =
+        ProcessInfo.processInfo.environment["FILTER_INTEGRATION"] == "1"
+        && FileManager.default.isExecutableFile(atPath: sinkPath)
+
+    @Test(.enabled(if: enabled))
+    func deliversToSMTPSink() async throws {
+        // A free port: bind to port 0, note the port, let it go.
+        let probe = try await FakeSMTPServer.start()
+        let port = probe.port
+        try await probe.close()
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-sink-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let sink = Process()
+        sink.executableURL = URL(fileURLWithPath: Self.sinkPath)
+        sink.arguments = ["-u", "nobody", "-d", directory.path + "/%M.", "127.0.0.1:\(port)", "10"]
+        // smtp-sink ignores SIGTERM and would keep the test's output pipe open.
+        sink.standardOutput = FileHandle.nullDevice
+        sink.standardError = FileHandle.nullDevice
+        try sink.run()
+        defer {
+            kill(sink.processIdentifier, SIGKILL)
+            sink.waitUntilExit()
+        }
+
+        var configuration = SMTPClientConfiguration(heloName: "filter.test", port: port)
+        configuration.commandTimeout = .seconds(10)
+        let client = SMTPClient(configuration: configuration)
+        let transaction = OutboundTransaction(
+            mailFrom: "sender@example.org",
+            recipients: [EnvelopeRecipient(address: "a@example.com"), EnvelopeRecipient(address: "b@example.com")],
+            client: ClientInfo(name: "mail.example.net", address: "192.0.2.7", proto: "ESMTP", helo: "mail.example.net"),
+            headerPrefix: ByteBuffer(string: "X-Filter-Verdict: pass\r\n"),
+            content: .bytes(ByteBuffer(string: "Subject: sink\n\n.dotted\nbody\n"))
+        )
+        var result: TransactionResult?
+        for _ in 0..<50 where result == nil {
+            do {
+                result = try await client.send(transaction, logger: SMTPClientTests.logger)
+            } catch let error as SMTPClientError where error.code == .connectFailed {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let second = try await client.send(transaction, logger: SMTPClientTests.logger)
+        await client.shutdown()
+        #expect(result?.isDeliveredToAll == true)
+        #expect(second.isDeliveredToAll)
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(files.count == 2)
+        let dump = try String(contentsOfFile: directory.appendingPathComponent(try #require(files.first)).path, encoding: .utf8)
+        // smtp-sink stores the envelope as headers, then the content un-stuffed with LF line ends.
+        #expect(dump.contains("X-Rcpt-Args: <b@example.com>\n"))
+        #expect(dump.contains("X-Filter-Verdict: pass\nSubject: sink\n\n.dotted\nbody\n"), "\(dump.debugDescription)")
     }
 }
