@@ -16,6 +16,9 @@ public final class FilterServer: Service, Sendable {
     /// The configuration the server runs with.
     public let configuration: FilterServerConfiguration
     private let spool: Spool
+    /// Blocking file work (writes, fsync, rename) runs here. More threads than cores let the
+    /// spool prepare the next batch while one is being synced, so batches grow under load.
+    private let fileThreadPool: NIOThreadPool
     private let index = SpoolIndex()
     private let queue = DeliveryQueue()
     private let client: SMTPClient
@@ -35,7 +38,15 @@ public final class FilterServer: Service, Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
-        self.spool = try Spool(configuration: SpoolConfiguration(directory: configuration.spoolDirectory))
+        let fileThreadPool = NIOThreadPool(numberOfThreads: configuration.fileThreads)
+        fileThreadPool.start()
+        self.fileThreadPool = fileThreadPool
+        do {
+            self.spool = try Spool(configuration: SpoolConfiguration(directory: configuration.spoolDirectory), threadPool: fileThreadPool)
+        } catch {
+            fileThreadPool.shutdownGracefully { _ in }
+            throw error
+        }
         var clientConfiguration = SMTPClientConfiguration(
             heloName: configuration.hostname, host: configuration.nextHop.host, port: configuration.nextHop.port)
         clientConfiguration.maximumIdleConnections = configuration.delivery.concurrency
@@ -93,6 +104,7 @@ public final class FilterServer: Service, Sendable {
             self.smtpServer.shutdown()
         }
         await client.shutdown()
+        try? await fileThreadPool.shutdownGracefully()
         listening.finish()
         logger.info("Server stopped; undelivered messages stay in the spool")
     }

@@ -16,6 +16,9 @@ public struct FilterServerConfiguration: Sendable {
     public var delivery: Delivery
     /// The control socket for `filterctl`; default `control.sock` in the spool directory.
     public var controlSocketPath: String?
+    /// Threads for blocking spool I/O. Default 8: enough to prepare one group-commit batch
+    /// while another is being synced.
+    public var fileThreads: Int
 
     /// The next hop's address and the client's timeouts.
     public struct NextHop: Sendable, Hashable {
@@ -71,6 +74,7 @@ public struct FilterServerConfiguration: Sendable {
         self.spoolDirectory = "/var/spool/filterd"
         self.delivery = Delivery()
         self.controlSocketPath = nil
+        self.fileThreads = 8
     }
 
     /// The server's own host name.

@@ -1,3 +1,4 @@
+import FilterSMTP
 import Testing
 
 @testable import FilterEngine

@@ -16,7 +16,9 @@ public struct PeerAddressRange: Sendable, Hashable, CustomStringConvertible {
         var addressText = Substring(text)
         var prefix: Int?
         if let slash = text.lastIndex(of: "/") {
-            guard let length = Int(text[text.index(after: slash)...]) else { return nil }
+            let digits = text[text.index(after: slash)...]
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let length = Int(digits)
+            else { return nil }
             prefix = length
             addressText = text[..<slash]
         }

@@ -105,10 +105,12 @@ struct SMTPSession {
                 return false
             case .startMessage(let envelope):
                 try await writer.flush()
+                // The message phase starts with DATA, not with 354: a shutdown while the spool
+                // opens the entry must wait for the message instead of cutting it off after 354.
+                try await channel.triggerUserOutboundEvent(SMTPSessionGuard.Phase.message).get()
                 next = try await openMessage(for: envelope)
             case .beginContent(let reply):
                 framer.beginData()
-                try await channel.triggerUserOutboundEvent(SMTPSessionGuard.Phase.message).get()
                 writer.append(reply)
                 try await writer.flush()
             case .storeContent(let content):
@@ -147,6 +149,7 @@ struct SMTPSession {
         } catch {
             logger.error("Could not open a spool entry", metadata: ["error": "\(error)"])
             await discardOpenMessage(reason: "open failed")
+            try await endMessagePhase()
             return machine.messageStartFailed()
         }
     }

@@ -74,7 +74,13 @@ final class SMTPSessionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case let phase as Phase:
             self.phase = phase
             lastActivity = .now()
-            if phase == .command, shutdownRequested { raise(ShuttingDown(), context: context) }
+            if phase == .command, shutdownRequested {
+                raise(ShuttingDown(), context: context)
+            } else if !raised {
+                // The timer runs to the old phase's deadline; re-arm it so the new phase's
+                // timeout applies from now, not only after the old one has passed.
+                arm(context: context)
+            }
             promise?.succeed()
         case is ShutdownRequest:
             shutdownRequested = true

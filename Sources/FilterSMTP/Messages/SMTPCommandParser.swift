@@ -75,9 +75,10 @@ public struct SMTPCommandParser: Sendable {
             guard seen.insert(key).inserted else { throw syntax("Error: duplicate \(key) parameter") }
             switch key {
             case "SIZE":
-                guard let value, !value.isEmpty, value.count <= 20, value.allSatisfy(\.isASCIIDigit), let size = Int(value)
+                guard let value, !value.isEmpty, value.count <= 20, value.allSatisfy(\.isASCIIDigit)
                 else { throw syntax("Bad message size syntax") }
-                result.size = size
+                // RFC 1870 allows 20 digits, more than Int holds: such a size is too big, not bad syntax.
+                result.size = Int(value) ?? .max
             case "BODY":
                 guard let value, ["7BIT", "8BITMIME"].contains(value.uppercased()) else {
                     throw syntax("Unsupported BODY parameter; 7BIT and 8BITMIME are offered")

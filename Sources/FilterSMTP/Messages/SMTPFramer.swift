@@ -80,6 +80,9 @@ public struct SMTPFramer: Sendable {
         if buffer.readableBytes == 0 {
             buffer = bytes
         } else {
+            // ByteBuffer never reclaims read bytes by itself: without this, a client whose reads
+            // always end mid-line would grow the buffer by every command line it ever sent.
+            buffer.discardReadBytes()
             var bytes = bytes
             buffer.writeBuffer(&bytes)
         }

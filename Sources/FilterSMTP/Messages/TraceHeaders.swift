@@ -32,7 +32,7 @@ public struct ReceivedHeaderCounter: Sendable {
             index += 1
             if byte == UInt8(ascii: "\n") {
                 endLine()
-            } else if lineStart.count < Self.fieldName.count + 2 {
+            } else if lineStart.count < Self.fieldName.count + 16 {
                 lineStart.append(byte)
             } else {
                 lineStartComplete = true
