@@ -106,7 +106,7 @@ wait_delivered() {
     local deadline=$(($(date +%s) + 600))
     while (($(count_files "$1") < $2)) || [[ -n "$(ls -A "$3/queue")" ]]; do
         (($(date +%s) < deadline)) || { echo "bench.sh: delivery incomplete: $(count_files "$1") of $2" >&2; return 1; }
-        sleep 0.02
+        sleep 0.05
     done
 }
 
