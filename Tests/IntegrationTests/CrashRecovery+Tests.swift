@@ -23,11 +23,14 @@ struct CrashRecoveryTests {
         let sink = try await SMTPSink()
         let root = try Repository.makeTemporaryDirectory(prefix: "filterd-crash")
         let spool = root.appendingPathComponent("spool")
+        let queue = spool.appendingPathComponent("queue")
         let port = try freePort()
-        // Quick retries: a delivery cut off by the kill is retried soon after the restart.
+        // One delivery worker, so that a backlog builds up in the spool and recovery has work;
+        // quick retries, so that a delivery cut off by the kill is retried soon after the restart.
         let configuration = """
             log_level: warning
             delivery:
+              concurrency: 1
               min_backoff: 0.5
               max_backoff: 1
             """
@@ -41,6 +44,8 @@ struct CrashRecoveryTests {
             let acceptedAtKill = try await load.waitForAccepted(atLeast: Self.acceptedBeforeKill, timeout: .seconds(60))
             kill(first.processIdentifier, SIGKILL)
             let killed = await first.stop(grace: .seconds(5))
+            let spooledAtKill = try FileManager.default.contentsOfDirectory(atPath: queue.path)
+                .filter { $0.hasSuffix(".env") }.count
             #expect(killed.exitStatus == 128 + SIGKILL, "filterd was not killed by SIGKILL: \(killed.standardError)")
             // Let the load run into refused connections for a moment, as after a real crash.
             try await Task.sleep(for: .milliseconds(300))
@@ -55,7 +60,6 @@ struct CrashRecoveryTests {
             #expect(acceptedAtKill < accepted.count, "filterd was killed after the load had ended")
 
             var inventory = CrashSinkInventory(directory: sink.dumpDirectory)
-            let queue = spool.appendingPathComponent("queue")
             let deadline = ContinuousClock.now + .seconds(60)
             var missing = Set(accepted)
             var spoolEmpty = false
@@ -77,7 +81,7 @@ struct CrashRecoveryTests {
             print(
                 """
                 CrashRecovery: attempts \(summary.attempts), accepted \(accepted.count) \
-                (\(acceptedAtKill) before SIGKILL), refused \(summary.refused), broken off \(summary.errors), \
+                (\(acceptedAtKill) before SIGKILL, \(spooledAtKill) in the spool at SIGKILL), refused \(summary.refused), broken off \(summary.errors), \
                 connect failures \(summary.connectFailures); arrived \(copies.count) distinct \
                 (\(copies.values.reduce(0, +)) copies), lost \(missing.count), \
                 duplicates \(duplicates.count) (extra copies \(duplicates.values.reduce(0) { $0 + $1 - 1 })), \
