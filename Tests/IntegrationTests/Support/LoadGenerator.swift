@@ -3,7 +3,8 @@ import Foundation
 /// Runs `scripts/bench/loadgen.py`: parallel SMTP sessions, each message with a unique
 /// Message-ID and an end marker line (`-- end of <Message-ID>`), recording the Message-ID of
 /// every message that got a 250 to a file as it happens. Connection failures do not use up
-/// attempts, so the load survives a server that is killed and restarted.
+/// attempts, so the load survives a server that is killed and restarted. The generator is
+/// killed when this object is released.
 final class LoadGenerator: Sendable {
     /// What the generator printed when it finished.
     struct Summary: Decodable, Sendable {
@@ -99,10 +100,5 @@ final class LoadGenerator: Sendable {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try decoder.decode(Summary.self, from: Data(line.utf8))
-    }
-
-    /// Stops the generator if it is still running.
-    func stop() async {
-        _ = await process.stop()
     }
 }
