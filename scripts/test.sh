@@ -17,7 +17,10 @@ fi
 scripts/install-deps.sh
 
 export FILTER_INTEGRATION=1
-# Serial on purpose: integration suites start Postfix instances, smtp-sink and
-# filterd processes; two cores are enough for one run at a time.
+# Serial on purpose (--no-parallel): integration suites start Postfix instances,
+# smtp-sink and filterd processes, and several tests assert that a port closed a
+# moment ago refuses connections; tests running side by side could take over such a
+# port, and two cores under parallel load also stretch timeouts. One test at a time
+# keeps every assertion deterministic.
 swift build --build-tests
-swift test --skip-build "$@"
+swift test --skip-build --no-parallel "$@"
