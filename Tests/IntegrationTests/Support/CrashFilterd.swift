@@ -3,28 +3,9 @@ import Foundation
 /// Starts the `filterd server` executable built with the tests, for the crash-recovery test:
 /// the same spool and ports can be started again after the process was killed.
 enum CrashFilterd {
-    /// The `filterd` executable: `$FILTERD_BINARY`, else the one next to the test binary
-    /// (`swift build --build-tests` builds both into the same directory), else
-    /// `.build/debug/filterd`.
-    /// - Throws: `HarnessError.Code.executableNotFound` naming the places tried.
+    /// The `filterd` executable: `$FILTERD_BINARY`, else the built product.
     static func executablePath() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["FILTERD_BINARY"] {
-            return path
-        }
-        let testBinaryDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            .deletingLastPathComponent()
-        let candidates = [
-            testBinaryDirectory.appendingPathComponent("filterd").path,
-            Repository.root.appendingPathComponent(".build/debug/filterd").path,
-        ]
-        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw HarnessError(
-                code: .executableNotFound,
-                message: "no filterd executable at \(candidates.joined(separator: " or ")); "
-                    + "run `swift build --build-tests` or set FILTERD_BINARY"
-            )
-        }
-        return path
+        try ProcessInfo.processInfo.environment["FILTERD_BINARY"] ?? BuiltProducts.path("filterd")
     }
 
     /// Starts `filterd server` and waits until it accepts connections.
