@@ -210,6 +210,4 @@ actor SpoolIndex {
     func entry(_ id: QueueID) -> SpoolEntry? { entries[id] }
     func insert(_ entry: SpoolEntry) { entries[entry.queueID] = entry }
     func remove(_ id: QueueID) { entries[id] = nil }
-    var count: Int { entries.count }
-    var all: [SpoolEntry] { entries.values.sorted { $0.queueID < $1.queueID } }
 }

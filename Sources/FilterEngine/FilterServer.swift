@@ -143,9 +143,4 @@ public final class FilterServer: Service, Sendable {
         logger.notice("Deleted by the operator", metadata: ["mail.queue.id": "\(id)"])
         return true
     }
-
-    /// The entries in the spool, for `filterctl spool list`.
-    func listEntries() async -> [SpoolEntry] {
-        await index.all
-    }
 }

@@ -18,8 +18,6 @@ public struct ControlRequest: Codable, Sendable, Hashable {
         case retryAll
         /// Remove one message without delivering it.
         case delete
-        /// Check the server is there.
-        case ping
     }
 
     /// Creates a request.

@@ -87,8 +87,6 @@ struct ControlHandler: Sendable {
 
     func handle(_ request: ControlRequest) async -> ControlResponse {
         switch request.command {
-        case .ping:
-            return ControlResponse(ok: true, message: "filterd server is running")
         case .retryAll:
             let count = await server.retryAll()
             return ControlResponse(ok: true, message: "\(count) deferred message(s) scheduled for delivery now")

@@ -68,6 +68,11 @@ private func kernelChosenPort() throws -> UInt16 {
 private func canConnect(port: UInt16) throws -> Bool {
     let socketDescriptor = try openSocket()
     defer { close(socketDescriptor) }
+    return connectToLoopback(socketDescriptor, port: port)
+}
+
+/// Connects an open socket to `127.0.0.1:port`; false when the connection is refused.
+func connectToLoopback(_ socketDescriptor: Int32, port: UInt16) -> Bool {
     var address = loopbackAddress(port: port)
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -77,7 +82,8 @@ private func canConnect(port: UInt16) throws -> Bool {
     return connected == 0
 }
 
-private func openSocket() throws -> Int32 {
+/// Opens an IPv4 TCP socket.
+func openSocket() throws -> Int32 {
     #if canImport(Glibc)
     let streamType = Int32(SOCK_STREAM.rawValue)
     #else

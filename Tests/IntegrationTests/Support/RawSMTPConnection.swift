@@ -32,27 +32,10 @@ final class RawSMTPConnection: Sendable {
     ///   - readTimeout: How long one read may wait.
     /// - Throws: `HarnessError.Code.socketFailed`.
     init(port: UInt16, readTimeout: Duration = .seconds(30)) throws {
-        #if canImport(Glibc)
-        let streamType = Int32(SOCK_STREAM.rawValue)
-        #else
-        let streamType = SOCK_STREAM
-        #endif
-        let descriptor = socket(AF_INET, streamType, 0)
-        guard descriptor >= 0 else {
-            throw HarnessError(code: .socketFailed, message: "socket() failed: errno \(errno)")
-        }
+        let descriptor = try openSocket()
         var timeout = timeval(tv_sec: Int(readTimeout.components.seconds), tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else {
+        guard connectToLoopback(descriptor, port: port) else {
             let error = errno
             close(descriptor)
             throw HarnessError(code: .socketFailed, message: "connect(127.0.0.1:\(port)) failed: errno \(error)")
