@@ -15,6 +15,8 @@ readonly PACKAGES=(
     swaks          # SMTP test client
     python3        # scripts/smtp-xforward.py, scripts/postfix/maildir-deliver.py
     librabbitmq-dev      # CRabbitMQ system library target
+    rabbitmq-server      # the broker; tests run a private node (scripts/rabbitmq-instance.sh)
+    python3-pika         # Examples/python: the second implementation of wire protocol v1
     libcurl4-openssl-dev # HTTP for processors and webhooks
     procps         # pgrep/ps in tests
     iproute2       # ss for diagnosing port use

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# A private RabbitMQ node for tests, benchmarks and trying things out, started
+# without systemd and without touching the system's default node.
+#
+#   scripts/rabbitmq-instance.sh start DIR   start (or reuse) the node kept under DIR
+#   scripts/rabbitmq-instance.sh stop DIR    stop it
+#   scripts/rabbitmq-instance.sh ctl DIR ... run rabbitmqctl against it
+#   scripts/rabbitmq-instance.sh env DIR     print its settings as KEY=VALUE lines
+#
+# Everything the node writes (database, logs, Erlang cookie, config) lives
+# under DIR. It listens on loopback only:
+#   AMQP        127.0.0.1:$FILTER_RABBITMQ_PORT            (default 15682)
+#   management  127.0.0.1:$FILTER_RABBITMQ_MANAGEMENT_PORT (default 15683)
+#   Erlang distribution $FILTER_RABBITMQ_DIST_PORT         (default 15684)
+# The ports are not RabbitMQ's defaults, so a system broker can run beside it,
+# and lie below Linux's ephemeral range (32768-60999), where an outgoing
+# connection could already hold them.
+# "start" enables rabbitmq_management and creates the administrator
+# "filteradmin", whose password it writes to DIR/admin-password (mode 0600).
+# It is idempotent: a node already answering is reused as it is.
+set -euo pipefail
+
+readonly RABBITMQ_BIN=/usr/lib/rabbitmq/bin
+readonly AMQP_PORT=${FILTER_RABBITMQ_PORT:-15682}
+readonly MANAGEMENT_PORT=${FILTER_RABBITMQ_MANAGEMENT_PORT:-15683}
+readonly DIST_PORT=${FILTER_RABBITMQ_DIST_PORT:-15684}
+readonly ADMIN_USER=filteradmin
+
+log() {
+    echo "rabbitmq-instance: $*" >&2
+}
+
+usage() {
+    sed -n '2,22p' "$0" >&2
+    exit 64
+}
+
+# Points rabbitmq-server, rabbitmqctl and rabbitmq-plugins at the node in $1.
+node_environment() {
+    local dir=$1
+    export HOME=$dir # the Erlang cookie lives in $HOME
+    export RABBITMQ_NODENAME=filterd-test@localhost
+    export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+    export RABBITMQ_NODE_PORT=$AMQP_PORT
+    export RABBITMQ_DIST_PORT=$DIST_PORT
+    export RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf
+    export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
+    export RABBITMQ_MNESIA_BASE=$dir/mnesia
+    export RABBITMQ_LOG_BASE=$dir/log
+    export RABBITMQ_PID_FILE=$dir/rabbitmq.pid
+    export ERL_EPMD_ADDRESS=127.0.0.1
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+}
+
+write_configuration() {
+    local dir=$1
+    mkdir -p "$dir/mnesia" "$dir/log"
+    cat >"$dir/rabbitmq.conf" <<EOF
+# Written by scripts/rabbitmq-instance.sh.
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $MANAGEMENT_PORT
+EOF
+    if [[ -f $dir/tls.conf ]]; then
+        cat "$dir/tls.conf" >>"$dir/rabbitmq.conf"
+    fi
+    echo "[rabbitmq_management]." >"$dir/enabled_plugins"
+}
+
+ctl() {
+    "$RABBITMQ_BIN/rabbitmqctl" "$@"
+}
+
+is_running() {
+    ctl --quiet ping >/dev/null 2>&1
+}
+
+create_administrator() {
+    local dir=$1 password
+    if [[ ! -s $dir/admin-password ]]; then
+        (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/admin-password")
+    fi
+    password=$(<"$dir/admin-password")
+    if ! ctl --quiet list_users | awk '{print $1}' | grep -qx "$ADMIN_USER"; then
+        # The password goes through stdin, never the command line.
+        printf '%s\n' "$password" | ctl --quiet add_user "$ADMIN_USER" >/dev/null
+    fi
+    ctl --quiet set_user_tags "$ADMIN_USER" administrator >/dev/null
+    ctl --quiet set_permissions -p / "$ADMIN_USER" '.*' '.*' '.*' >/dev/null
+    # The well-known guest/guest account has no place on a filter's broker.
+    if ctl --quiet list_users | awk '{print $1}' | grep -qx guest; then
+        ctl --quiet delete_user guest >/dev/null
+    fi
+}
+
+start() {
+    local dir
+    dir=$(realpath -m "$1")
+    mkdir -p "$dir"
+    node_environment "$dir"
+    if is_running; then
+        log "node already running ($dir)"
+    else
+        write_configuration "$dir"
+        log "starting node under $dir (AMQP $AMQP_PORT, management $MANAGEMENT_PORT)"
+        "$RABBITMQ_BIN/rabbitmq-server" -detached
+        # await_startup fails at once while the node has not registered with
+        # epmd yet, so wait (at most 90 s) for it to answer first.
+        local deadline=$((SECONDS + 90))
+        until is_running || ((SECONDS > deadline)); do
+            sleep 0.5
+        done
+    fi
+    if ! ctl --quiet await_startup --timeout 120 >/dev/null; then
+        log "node did not start; see $dir/log"
+        exit 1
+    fi
+    create_administrator "$dir"
+    wait_for_management
+}
+
+wait_for_management() {
+    local attempt
+    for attempt in $(seq 1 120); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$MANAGEMENT_PORT") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    log "the management plugin does not listen on $MANAGEMENT_PORT"
+    exit 1
+}
+
+stop() {
+    local dir
+    dir=$(realpath -m "$1")
+    node_environment "$dir"
+    if is_running; then
+        ctl --quiet stop >/dev/null
+        log "stopped"
+    fi
+}
+
+print_environment() {
+    local dir
+    dir=$(realpath -m "$1")
+    echo "AMQP_PORT=$AMQP_PORT"
+    echo "MANAGEMENT_PORT=$MANAGEMENT_PORT"
+    echo "ADMIN_USER=$ADMIN_USER"
+    echo "ADMIN_PASSWORD_FILE=$dir/admin-password"
+}
+
+(($# >= 2)) || usage
+command=$1
+directory=$2
+shift 2
+case $command in
+    start) start "$directory" ;;
+    stop) stop "$directory" ;;
+    ctl)
+        node_environment "$(realpath -m "$directory")"
+        ctl "$@"
+        ;;
+    env) print_environment "$directory" ;;
+    *) usage ;;
+esac
