@@ -49,12 +49,57 @@ public struct RecipientDelivery: Codable, Sendable, Hashable {
     public var detail: String?
     /// When `state` or `detail` last changed.
     public var updatedAt: Date
+    /// The id under which this recipient's owner is asked. Recorded before the request is
+    /// published and reused when asking again after a restart; `nil` until then.
+    public var requestID: String?
+    /// The decision for this recipient, once made; `nil` while undecided.
+    public var decision: RecipientDecision?
 
     /// Creates a recipient's progress record.
-    public init(state: RecipientState, detail: String? = nil, updatedAt: Date) {
+    public init(
+        state: RecipientState, detail: String? = nil, updatedAt: Date, requestID: String? = nil,
+        decision: RecipientDecision? = nil
+    ) {
         self.state = state
         self.detail = detail
         self.updatedAt = updatedAt
+        self.requestID = requestID
+        self.decision = decision
+    }
+}
+
+/// How the action for one recipient was decided, and what it is.
+public struct RecipientDecision: Codable, Sendable, Hashable {
+    /// Who or what decided.
+    public struct Source: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The owner's client answered in time with a valid reply.
+        public static let client = Source(rawValue: "client")
+        /// No transport is configured, or the owner has no queue: the default action.
+        public static let unsubscribed = Source(rawValue: "unsubscribed")
+        /// The owner's queue has no consumer: the owner's offline policy.
+        public static let offline = Source(rawValue: "offline")
+        /// The broker refused or returned the request: the fallback action.
+        public static let refused = Source(rawValue: "refused")
+        /// No valid reply before the deadline: the fallback action.
+        public static let deadline = Source(rawValue: "deadline")
+    }
+
+    /// The action to apply.
+    public var action: FilterAction
+    /// Who or what decided.
+    public var source: Source
+    /// The client's reply, when `source` is ``Source/client``.
+    public var reply: FilterReply?
+
+    /// Creates a decision.
+    public init(action: FilterAction, source: Source, reply: FilterReply? = nil) {
+        self.action = action
+        self.source = source
+        self.reply = reply
     }
 }
 

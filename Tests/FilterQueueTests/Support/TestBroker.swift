@@ -1,0 +1,76 @@
+import Foundation
+
+/// The private RabbitMQ node the broker tests run against, started once per test process by
+/// `scripts/rabbitmq-instance.sh` under `test-artifacts/rabbitmq` (loopback only).
+///
+/// Broker tests run only with `FILTER_INTEGRATION=1` (which `scripts/test.sh` exports); use
+/// `@Suite(.enabled(if: TestBroker.enabled))`.
+enum TestBroker {
+    /// Whether broker tests run.
+    static let enabled: Bool = ProcessInfo.processInfo.environment["FILTER_INTEGRATION"] == "1"
+
+    /// The repository root (the directory holding Package.swift).
+    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // Support
+        .deletingLastPathComponent()  // FilterQueueTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()
+
+    /// Where the node keeps its data, logs and administrator password.
+    static let directory: URL = repositoryRoot.appendingPathComponent("test-artifacts/rabbitmq")
+
+    /// The AMQP port (`FILTER_RABBITMQ_PORT`, default 15682).
+    static let amqpPort: Int = Int(ProcessInfo.processInfo.environment["FILTER_RABBITMQ_PORT"] ?? "") ?? 15682
+
+    /// The management HTTP port (`FILTER_RABBITMQ_MANAGEMENT_PORT`, default 15683).
+    static let managementPort: Int =
+        Int(ProcessInfo.processInfo.environment["FILTER_RABBITMQ_MANAGEMENT_PORT"] ?? "") ?? 15683
+
+    /// The administrator the script creates.
+    static let adminUser = "filteradmin"
+
+    /// Starts the node if it is not running yet and returns the administrator's password.
+    /// Safe to call from every test: the first call starts the node, later calls reuse it.
+    static func start() async throws -> String {
+        try await started.value
+    }
+
+    /// Runs `rabbitmqctl` against the node with `arguments` and returns what it printed.
+    @discardableResult
+    static func ctl(_ arguments: [String]) throws -> String {
+        try runScript(["ctl", directory.path] + arguments)
+    }
+
+    private static let started = Task<String, any Error> {
+        try runScript(["start", directory.path])
+        return try String(contentsOf: directory.appendingPathComponent("admin-password"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func runScript(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = repositoryRoot.appendingPathComponent("scripts/rabbitmq-instance.sh")
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        let complaints = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestBrokerError(
+                "rabbitmq-instance.sh \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): "
+                    + String(decoding: complaints, as: UTF8.self)
+            )
+        }
+        return String(decoding: printed, as: UTF8.self)
+    }
+}
+
+/// The test broker could not be started or controlled.
+struct TestBrokerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
