@@ -47,6 +47,7 @@ enum TestBroker {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    @discardableResult
     private static func runScript(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = repositoryRoot.appendingPathComponent("scripts/rabbitmq-instance.sh")
