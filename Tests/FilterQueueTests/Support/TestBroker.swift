@@ -16,8 +16,11 @@ enum TestBroker {
         .deletingLastPathComponent()  // Tests
         .deletingLastPathComponent()
 
-    /// Where the node keeps its data, logs and administrator password.
-    static let directory: URL = repositoryRoot.appendingPathComponent("test-artifacts/rabbitmq")
+    /// Where the node keeps its data, logs and administrator password: `FILTER_RABBITMQ_DIR`,
+    /// or `test-artifacts/rabbitmq` in the repository. Checkouts side by side that share one
+    /// node (same ports) must share this directory too, since it holds the node's cookie.
+    static let directory: URL = ProcessInfo.processInfo.environment["FILTER_RABBITMQ_DIR"]
+        .map { URL(fileURLWithPath: $0) } ?? repositoryRoot.appendingPathComponent("test-artifacts/rabbitmq")
 
     /// The AMQP port (`FILTER_RABBITMQ_PORT`, default 15682).
     static let amqpPort: Int = Int(ProcessInfo.processInfo.environment["FILTER_RABBITMQ_PORT"] ?? "") ?? 15682
