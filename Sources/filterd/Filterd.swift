@@ -37,9 +37,20 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .long, help: "The broker, amqp[s]://USER@HOST:PORT/VHOST; without it every recipient gets the default action.")
+    var amqp: String?
+
+    @Option(name: .long, help: "This server's id: its reply queue is mailfilter.server.ID (default: the host name).")
+    var serverId: String?
+
+    @Option(name: .long, help: "Seconds to wait for an owner's reply before the fallback action (default 60).")
+    var deadline: Double?
+
     func run() async throws {
         var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
-        file.override(listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel)
+        file.override(
+            listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel,
+            amqp: amqp, serverID: serverId, deadline: deadline)
         let configuration = try file.makeConfiguration()
         let level = try file.resolvedLogLevel()
         LoggingSystem.bootstrap { label in
