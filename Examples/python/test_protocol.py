@@ -155,8 +155,8 @@ def check_authorization(owner, password, vhost, others):
     connection = connect(owner, password, vhost)
     own_queue = "mailfilter.user." + owner
     channel = connection.channel()
-    channel.basic_consume(own_queue, lambda *_: None)
-    check(f"{owner} may consume {own_queue}", True)
+    consumer_tag = channel.basic_consume(own_queue, lambda *_: None)
+    check(f"{owner} may consume {own_queue}", bool(consumer_tag), consumer_tag)
     channel.close()
     for other in others:
         queue = "mailfilter.user." + other
@@ -263,6 +263,20 @@ def main():
         check("a request past its deadline is not answered", late not in ids, ids)
         for reply in replies:
             check_reply(reply, server_id, owner, expected)
+
+        # A reply the broker cannot route (no queue for this reply_to yet) is returned; the client
+        # must not acknowledge the request, so it is answered once the server's queue exists.
+        later_server = server_id + "-later"
+        unroutable = publish_request(channel, server_id=later_server, owner=owner, sender="friend@example.org")
+        time.sleep(2.5)
+        later_queue = "mailfilter.server." + later_server
+        channel.queue_declare(later_queue, durable=True)
+        channel.queue_bind(later_queue, "mailfilter.replies", routing_key=later_server)
+        late_replies = collect_replies(channel, later_queue, 1, timeout=15)
+        check("a returned reply leaves the request unacknowledged, answered again later",
+              [p.correlation_id for _, p, _ in late_replies] == [unroutable], late_replies)
+        for reply in late_replies:
+            check_reply(reply, later_server, owner, {unroutable: "pass"})
 
         client.terminate()
         check("the client stops on SIGTERM with status 0", client.wait(timeout=10) == 0, client.returncode)
