@@ -121,6 +121,16 @@ def collect_replies(channel, queue, count, timeout):
     return replies
 
 
+def wait_for_line(log_file, text, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log_file.seek(0)
+        if text in log_file.read():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def check_reply(reply, server_id, owner, expected):
     method, properties, body = reply
     request_id = properties.correlation_id
@@ -277,6 +287,10 @@ def main():
               [p.correlation_id for _, p, _ in late_replies] == [unroutable], late_replies)
         for reply in late_replies:
             check_reply(reply, later_server, owner, {unroutable: "pass"})
+        # The client logs a request after acknowledging it; stopping it earlier would (rightly)
+        # put an answered request back in the queue.
+        check("the client acknowledged the request after the confirm",
+              wait_for_line(log_file, f"request {unroutable} (redelivered): pass", timeout=10), unroutable)
 
         client.terminate()
         check("the client stops on SIGTERM with status 0", client.wait(timeout=10) == 0, client.returncode)
