@@ -18,14 +18,16 @@ import signal
 import sys
 import time
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pika
-from pika.exceptions import AMQPConnectionError, NackError, ProbableAuthenticationError, UnroutableError
+from pika.exceptions import (AMQPConnectionError, AuthenticationError, ChannelClosedByBroker, NackError,
+                             ProbableAuthenticationError, UnroutableError)
 
 REQUEST_HEADER = "x-mailfilter-request"
 REPLY_EXCHANGE = "mailfilter.replies"
 REPLY_TYPE = "mailfilter.reply.v1"
+CLOCK_SKEW = timedelta(seconds=5)  # skip a request only when clearly past its deadline
 log = logging.getLogger("mailfilter-client")
 
 
@@ -77,7 +79,7 @@ def make_handler(user, blocked):
             metadata = json.loads((properties.headers or {})[REQUEST_HEADER])
             if metadata.get("version") != 1 or metadata.get("id") != request_id:
                 raise ValueError("not a v1 request for this correlation_id")
-            if parse_time(metadata["deadline"]) <= datetime.now(timezone.utc):
+            if parse_time(metadata["deadline"]) + CLOCK_SKEW < datetime.now(timezone.utc):
                 # The server has applied its fallback already; an answer would be ignored.
                 log.info("request %s: deadline passed, not answered", request_id)
                 channel.basic_ack(method.delivery_tag)
@@ -122,7 +124,7 @@ def run(parameters, blocked, prefetch):
 
 def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.CRITICAL)  # it logs tracebacks for what we report below
     arguments = parse_arguments()
     parameters = connection_parameters(arguments.amqp, arguments.password_file)
     blocked = {entry.lower() for entry in arguments.block}
@@ -132,10 +134,10 @@ def main():
             run(parameters, blocked, arguments.prefetch)
         except KeyboardInterrupt:
             return 0
-        except ProbableAuthenticationError:
+        except (AuthenticationError, ProbableAuthenticationError):
             log.error("the broker refused the user name or password")
             return 2
-        except pika.exceptions.ChannelClosedByBroker as error:
+        except ChannelClosedByBroker as error:
             log.error("the broker closed the channel: %s %s", error.reply_code, error.reply_text)
             return 2
         except AMQPConnectionError as error:

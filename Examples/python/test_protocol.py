@@ -242,6 +242,12 @@ def main():
         check_authorization(owner, password, vhost, [second] + victims)
         check_authorization(second, password, vhost, [owner] + victims)
 
+        url = f"amqp://{urllib.parse.quote(owner, safe='')}@127.0.0.1:{AMQP_PORT}/{urllib.parse.quote(vhost, safe='')}"
+        refused = subprocess.run([sys.executable, str(HERE / "mailfilter_client.py"), "--amqp", url],
+                                 env=dict(os.environ, MAILFILTER_PASSWORD="wrong"), capture_output=True, text=True, timeout=30)
+        check("the client exits with status 2 on a wrong password", refused.returncode == 2, refused.returncode)
+        check("the client says why", "refused the user name or password" in refused.stderr, refused.stderr)
+
         expected = {}
         # Delivered once to a consumer that went away without acknowledging: redelivered to the client.
         redelivered = publish_request(channel, server_id, owner, "friend@example.org")
@@ -251,7 +257,6 @@ def main():
         grabber.close()
 
         log_file = tempfile.NamedTemporaryFile("w+", prefix="mailfilter-client-", suffix=".log")
-        url = f"amqp://{urllib.parse.quote(owner, safe='')}@127.0.0.1:{AMQP_PORT}/{urllib.parse.quote(vhost, safe='')}"
         client = subprocess.Popen(
             [sys.executable, str(HERE / "mailfilter_client.py"), "--amqp", url, "--block", "spammer@example.net",
              "--block", "@bad.example", "--prefetch", "2"],
@@ -264,7 +269,7 @@ def main():
         duplicate = publish_request(channel, server_id, owner, "spammer@example.net")
         expected[duplicate] = "deny"
         publish_request(channel, server_id, owner, "spammer@example.net", request_id=duplicate)
-        late = publish_request(channel, server_id, owner, "friend@example.org", deadline_in=timedelta(seconds=-1))
+        late = publish_request(channel, server_id, owner, "friend@example.org", deadline_in=timedelta(seconds=-30))
 
         replies = collect_replies(channel, server_queue, len(expected) + 1, timeout=30)
         replies += collect_replies(channel, server_queue, 1, timeout=2)  # nothing more may come
