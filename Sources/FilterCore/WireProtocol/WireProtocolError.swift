@@ -3,8 +3,11 @@
 public struct WireProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of failure.
     public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        /// The code's stable name, for logs and metrics labels (`missing-action`).
         public var rawValue: String
+        /// Creates a code; the static members list those this module produces.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The stable name.
         public var description: String { rawValue }
 
         /// Not JSON, or not a JSON object.
@@ -39,5 +42,7 @@ public struct WireProtocolError: Error, Sendable, Hashable, CustomStringConverti
         self.field = field
     }
 
+    /// `code: message`, for logs.
+    /// `code: message`, for logs.
     public var description: String { "\(code): \(message)" }
 }

@@ -24,7 +24,7 @@ import FilterCore
 /// All state sits behind one lock; deliveries are pushed into the consumers' streams, so
 /// nothing polls.
 public final class InMemoryBroker: Sendable {
-    private let state = Locked(InMemoryBrokerState())
+    private let state = InMemoryLocked(InMemoryBrokerState())
 
     /// Creates an empty broker: no users, no queues.
     public init() {}
@@ -63,10 +63,11 @@ public final class InMemoryBroker: Sendable {
     }
 
     func subscription(of owner: String, session: UInt64) throws(TransportError) -> Subscription {
-        guard let queue = try? Topology.requestQueue(owner: owner) else { return .none }
+        let queue = try? Topology.requestQueue(owner: owner)
         return try state.withLock { (state) throws(TransportError) in
             _ = try state.user(ofSession: session)
-            return state.subscription(queue: queue)
+            // An owner whose queue name would be too long cannot have subscribed.
+            return queue.map { state.subscription(queue: $0) } ?? .none
         }
     }
 

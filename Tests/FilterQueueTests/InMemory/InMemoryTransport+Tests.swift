@@ -171,6 +171,63 @@ struct InMemoryTransportTests {
         }
     }
 
+    /// Clients that come and go in the middle of a load, leaving requests unacknowledged: every
+    /// request is still answered, and a request answered twice was redelivered.
+    @Test func clientsComingAndGoingLoseNothing() async throws {
+        let backend = InMemoryBackend()
+        let owners = (0..<3).map { Support.uniqueOwner("churn\($0)") }
+        let perOwner = 2_000
+        for owner in owners { try await backend.subscribe(owner: owner, maxLengthBytes: nil) }
+        let server = try await backend.server()
+        let replies = try await server.replies(serverID: "churn")
+        var sent: Set<String> = []
+        for owner in owners {
+            for _ in 0..<perOwner {
+                let request = Support.request(owner: owner, serverID: "churn")
+                sent.insert(request.id)
+                #expect(try await server.publish(request) == .accepted)
+            }
+        }
+        let expected = sent
+        let bodies = try await Support.withTimeLimit { () async throws -> [String: [String]] in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for owner in owners + owners {
+                    group.addTask {
+                        // Each client answers a few requests, then vanishes holding up to
+                        // `prefetch` more; the next one takes over.
+                        while !Task.isCancelled {
+                            let client = try await backend.client(owner: owner)
+                            var requests = try await client.requests(owner: owner, prefetch: 8).makeAsyncIterator()
+                            for _ in 0..<Int.random(in: 1...150) {
+                                guard let request = try await requests.next() else { break }
+                                let id = try #require(request.id)
+                                let body = Array((request.redelivered ? "redelivered" : "first").utf8)
+                                try await client.reply(OutgoingReply(id: id, serverID: "churn", body: body), to: request)
+                            }
+                            await client.shutdown()
+                        }
+                    }
+                }
+                var seen: [String: [String]] = [:]
+                for try await reply in replies {
+                    seen[reply.correlationID ?? "", default: []].append(String(decoding: reply.body, as: UTF8.self))
+                    try await server.acknowledge(reply)
+                    if seen.count == expected.count { break }
+                }
+                group.cancelAll()
+                try await group.waitForAll()
+                return seen
+            }
+        }
+        #expect(Set(bodies.keys) == expected)
+        let duplicates = bodies.filter { $0.value.count > 1 }
+        #expect(duplicates.allSatisfy { $0.value.contains("redelivered") })
+        // Dozens of clients vanished holding prefetched requests: some came again.
+        #expect(bodies.values.contains { $0.contains("redelivered") })
+        print("in-memory churn: \(expected.count) requests, \(duplicates.count) answered twice after redelivery")
+        await server.shutdown()
+    }
+
     @Test func tooLongOwnerCannotSubscribe() {
         let broker = InMemoryBroker()
         let owner = String(repeating: "a", count: 240) + "@example.test"

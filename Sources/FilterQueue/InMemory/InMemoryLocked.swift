@@ -4,7 +4,7 @@ import Foundation
 /// `AsyncThrowingStream` termination handler) must reach without hopping to an actor.
 ///
 /// `Synchronization.Mutex` would do, but needs macOS 15 while the package supports macOS 14.
-final class Locked<Value>: @unchecked Sendable {
+final class InMemoryLocked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
 
