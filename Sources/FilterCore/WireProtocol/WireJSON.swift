@@ -151,7 +151,8 @@ extension FilterReply {
                 throw WireProtocolError(.missingAction, "the reply has no action", field: "action")
             }
             guard FilterAction.allKnown.contains(FilterAction(rawValue: action)) else {
-                throw WireProtocolError(.unknownAction, "the action \(action) is not defined by wire protocol v1", field: "action")
+                throw WireProtocolError(
+                    .unknownAction, "the action \(action) is not defined by wire protocol v1", field: "action")
             }
         }
     }

@@ -91,7 +91,9 @@ public final class InMemoryBroker: Sendable {
         }
     }
 
-    func replies(serverID: String, session: UInt64) throws(TransportError) -> AsyncThrowingStream<ReceivedReply, any Error> {
+    func replies(
+        serverID: String, session: UInt64
+    ) throws(TransportError) -> AsyncThrowingStream<ReceivedReply, any Error> {
         let queue = Topology.replyQueue(serverID: serverID)
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReceivedReply.self)
         try consume(queue: queue, session: session, prefetch: 0, exclusive: true, sink: .replies(continuation)) {
@@ -104,7 +106,9 @@ public final class InMemoryBroker: Sendable {
         return stream
     }
 
-    func requests(owner: String, prefetch: Int, session: UInt64) throws(TransportError) -> AsyncThrowingStream<DeliveredRequest, any Error> {
+    func requests(
+        owner: String, prefetch: Int, session: UInt64
+    ) throws(TransportError) -> AsyncThrowingStream<DeliveredRequest, any Error> {
         let queue: String
         do {
             queue = try Topology.requestQueue(owner: owner)

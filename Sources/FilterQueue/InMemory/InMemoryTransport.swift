@@ -34,7 +34,9 @@ public struct InMemoryTransport: FilterTransport {
     /// Declares the server's reply queue if needed and consumes it exclusively.
     /// - Throws: ``TransportError/Code/accessRefused`` for a user that is not a server, or when
     ///   another consumer already holds the queue.
-    public func replies(serverID: String) async throws(TransportError) -> AsyncThrowingStream<ReceivedReply, any Error> {
+    public func replies(
+        serverID: String
+    ) async throws(TransportError) -> AsyncThrowingStream<ReceivedReply, any Error> {
         try broker.replies(serverID: serverID, session: session)
     }
 
@@ -46,7 +48,9 @@ public struct InMemoryTransport: FilterTransport {
     /// Consumes the owner's queue; a `prefetch` of 0 or less means no limit (AMQP's 0).
     /// - Throws: ``TransportError/Code/accessRefused`` when this user may not read the owner's
     ///   queue; ``TransportError/Code/protocolError`` when the queue does not exist.
-    public func requests(owner: String, prefetch: Int) async throws(TransportError) -> AsyncThrowingStream<DeliveredRequest, any Error> {
+    public func requests(
+        owner: String, prefetch: Int
+    ) async throws(TransportError) -> AsyncThrowingStream<DeliveredRequest, any Error> {
         try broker.requests(owner: owner, prefetch: prefetch, session: session)
     }
 
