@@ -87,6 +87,31 @@ struct InMemoryTransportTests {
         }
     }
 
+    @Test func requestThatExpiredWhileUnacknowledgedIsNotRedelivered() async throws {
+        try await Support.withTimeLimit {
+            let backend = InMemoryBackend()
+            let owner = Support.uniqueOwner("expired-unacked")
+            try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+            let server = try await backend.server()
+            let expiring = Support.request(owner: owner, serverID: "s1", expiration: .milliseconds(100))
+            #expect(try await server.publish(expiring) == .accepted)
+
+            let first = try await backend.client(owner: owner)
+            var held = try await first.requests(owner: owner, prefetch: 1).makeAsyncIterator()
+            #expect(try await Support.next(&held, "the expiring request arrived").id == expiring.id)
+            try await Task.sleep(for: .milliseconds(300))
+            await first.shutdown()
+
+            let lasting = Support.request(owner: owner, serverID: "s1")
+            #expect(try await server.publish(lasting) == .accepted)
+            let second = try await backend.client(owner: owner)
+            var requests = try await second.requests(owner: owner, prefetch: 1).makeAsyncIterator()
+            #expect(try await Support.next(&requests, "the lasting request arrived").id == lasting.id)
+            await second.shutdown()
+            await server.shutdown()
+        }
+    }
+
     @Test func replyQueueIsConsumedExclusively() async throws {
         try await Support.withTimeLimit {
             let backend = InMemoryBackend()
