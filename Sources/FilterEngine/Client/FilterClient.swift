@@ -71,7 +71,7 @@ public final class FilterClient: Service, Sendable {
         let reply = await decide(request, id: id, logger: logger)
         let body: [UInt8]
         do {
-            body = try WireJSON.encodeReply(reply)
+            body = try reply.wireJSON()
         } catch {
             logger.error("Could not encode the reply", metadata: ["error": "\(error)"])
             return
@@ -88,8 +88,10 @@ public final class FilterClient: Service, Sendable {
     private func decide(_ request: DeliveredRequest, id: String, logger: Logger) async -> FilterReply {
         let metadata: FilterRequestMetadata
         do {
-            guard let text = request.metadata else { throw WireProtocolError(.malformedJSON, "the header x-mailfilter-request is missing") }
-            metadata = try WireJSON.decodeMetadata(Array(text.utf8))
+            guard let text = request.metadata else {
+                throw WireProtocolError(.missingField, "the header x-mailfilter-request is missing")
+            }
+            metadata = try FilterRequestMetadata(wireJSON: text)
         } catch {
             logger.warning("Unreadable request metadata; answering with the fallback action", metadata: ["error": "\(error)"])
             return FilterReply(id: id, action: configuration.fallbackAction, reason: "unreadable request")

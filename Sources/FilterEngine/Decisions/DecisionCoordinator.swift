@@ -101,7 +101,7 @@ actor DecisionCoordinator {
         let deadline = configuration.deadline(for: question.owner)
         let metadata: String
         do {
-            metadata = try WireJSON.encodeMetadata(question.metadata)
+            metadata = try question.metadata.wireJSON()
         } catch {
             logger.error("Could not encode the request; applying the fallback action", metadata: ["error": "\(error)"])
             return RecipientDecision(action: configuration.fallbackAction, source: .unavailable)

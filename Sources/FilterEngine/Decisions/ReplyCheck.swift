@@ -38,7 +38,7 @@ enum ReplyCheck {
         }
         let reply: FilterReply
         do {
-            reply = try WireJSON.decodeReply(received.body)
+            reply = try FilterReply(wireJSON: received.body)
         } catch {
             return .failure(error.code == .unknownAction ? .unknownAction : .malformed)
         }
