@@ -31,17 +31,10 @@ extension FilterRequestMetadata {
                 parameters: Parameters(
                     body: parameters.body?.rawValue, smtputf8: parameters.smtpUTF8, ret: parameters.ret?.rawValue,
                     envid: parameters.envelopeID.map { XText.decode($0) ?? $0 },
-                    notify: recipient.notify.map(Self.keywords(of:)))),
+                    notify: recipient.notify?.keywords)),
             client: Client(
                 name: envelope.client.name, address: envelope.client.address, helo: envelope.client.helo,
                 protocol: envelope.client.proto),
             size: size, truncated: truncated)
-    }
-
-    /// The `NOTIFY=` keywords of a set (RFC 3461 §4.1).
-    private static func keywords(of notify: DSNNotify) -> [String] {
-        guard notify != .never else { return ["NEVER"] }
-        let named: [(DSNNotify, String)] = [(.success, "SUCCESS"), (.failure, "FAILURE"), (.delay, "DELAY")]
-        return named.filter { notify.contains($0.0) }.map(\.1)
     }
 }

@@ -126,7 +126,7 @@ extension FilterRequestMetadata {
             body: envelope.parameters.body.map(BodyType.init(rawValue:)),
             smtpUTF8: envelope.parameters.smtputf8,
             ret: envelope.parameters.ret.map(DSNReturn.init(rawValue:)),
-            envelopeID: envelope.parameters.envid)
+            envelopeID: envelope.parameters.envid.map(XText.encode))
         let origin = ClientInfo(name: client.name, address: client.address, proto: client.protocol, helo: client.helo)
         return (FilterCore.Envelope(mailFrom: envelope.mailFrom, parameters: parameters, recipients: [recipient], client: origin), recipient)
     }
