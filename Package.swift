@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "filterd",
             dependencies: [
-                "FilterEngine",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterProcessors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -8,7 +8,7 @@ import Yams
 
 /// The YAML configuration file of `filterd server`; every key is optional and documented in
 /// docs/configuration.md.
-struct ServerConfigurationFile: Codable {
+struct ServerConfigurationFile: Decodable {
     var hostname: String?
     var listen: String?
     var nextHop: String?
@@ -20,6 +20,8 @@ struct ServerConfigurationFile: Codable {
     var amqpPasswordFile: String?
     var serverID: String?
     var filtering: Filtering?
+    /// Only `filterd all-in-one` runs clients.
+    var clients: [ClientSection]?
 
     struct SMTP: Codable {
         var maxMessageSize: Int?
@@ -81,7 +83,7 @@ struct ServerConfigurationFile: Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case hostname, listen, spool, smtp, delivery, amqp, filtering
+        case hostname, listen, spool, smtp, delivery, amqp, filtering, clients
         case nextHop = "next_hop"
         case logLevel = "log_level"
         case amqpPasswordFile = "amqp_password_file"
@@ -89,14 +91,7 @@ struct ServerConfigurationFile: Codable {
     }
 
     static func load(_ path: String) throws -> ServerConfigurationFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("cannot read the configuration file \(path)")
-        }
-        do {
-            return try YAMLDecoder().decode(ServerConfigurationFile.self, from: data)
-        } catch {
-            throw ConfigurationError("\(path): \(error)")
-        }
+        try YAMLFile.decode(ServerConfigurationFile.self, path: path)
     }
 
     mutating func override(
@@ -117,11 +112,7 @@ struct ServerConfigurationFile: Codable {
     }
 
     func resolvedLogLevel() throws -> Logger.Level {
-        guard let text = logLevel else { return .info }
-        guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            throw ConfigurationError("log_level: unknown level \(text); use trace, debug, info, notice, warning, error or critical")
-        }
-        return level
+        try YAMLFile.logLevel(logLevel)
     }
 
     func makeConfiguration() throws -> FilterServerConfiguration {

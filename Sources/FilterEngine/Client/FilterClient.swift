@@ -42,15 +42,25 @@ public final class FilterClient: Service, Sendable {
         self.logger = logger
     }
 
-    /// Answers requests until the transport shuts down or graceful shutdown begins; requests
-    /// being worked on are answered first.
+    /// Answers requests until the transport shuts down or graceful shutdown begins. Graceful
+    /// shutdown closes the transport: requests still being worked on are not acknowledged and
+    /// come again to the next client (answering twice is harmless).
     public func run() async throws {
+        let transport = self.transport
+        try await withGracefulShutdownHandler {
+            try await answerRequests()
+        } onGracefulShutdown: {
+            Task { await transport.shutdown() }
+        }
+    }
+
+    /// Answers requests until the transport shuts down, whatever graceful shutdown says: for
+    /// an embedder that shuts the transport down itself, later.
+    func answerRequests() async throws {
         let requests = try await transport.requests(owner: configuration.owner, prefetch: configuration.prefetch)
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                for try await request in requests {
-                    group.addTask { await self.answer(request) }
-                }
+        try await withThrowingDiscardingTaskGroup { group in
+            for try await request in requests {
+                group.addTask { await self.answer(request) }
             }
         }
     }
