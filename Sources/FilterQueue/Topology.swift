@@ -20,6 +20,26 @@ public enum Topology {
         return name
     }
 
+    /// The queue of an owner's outcome events: `mailfilter.events.<owner>`, bound to
+    /// ``eventExchange`` with the owner as routing key (docs/broker.md).
+    /// - Throws: ``TopologyError`` when the name would exceed 255 octets.
+    public static func eventQueue(owner: String) throws(TopologyError) -> String {
+        let name = "mailfilter.events." + owner
+        guard name.utf8.count <= maximumQueueNameLength else {
+            throw TopologyError("the events queue name for \(owner) would be \(name.utf8.count) octets; AMQP allows 255")
+        }
+        return name
+    }
+
+    /// The RabbitMQ `read` permission `filterctl user add` grants an owner: exactly their
+    /// request queue and their events queue, `^mailfilter\.(user|events)\.<escaped owner>$`.
+    /// - Throws: ``TopologyError`` when either queue name would exceed 255 octets.
+    public static func ownerQueuesReadPermission(owner: String) throws(TopologyError) -> String {
+        _ = try requestQueue(owner: owner)
+        _ = try eventQueue(owner: owner)
+        return "^mailfilter\\.(user|events)\\." + escapeRegex(owner) + "$"
+    }
+
     /// The reply queue of a server: `mailfilter.server.<serverId>`.
     public static func replyQueue(serverID: String) -> String {
         "mailfilter.server." + serverID
