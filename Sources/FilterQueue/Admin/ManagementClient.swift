@@ -27,7 +27,7 @@ public final class ManagementClient: Sendable {
         self.timeout = timeout
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: ChallengeRefuser(), delegateQueue: nil)
         authorization = "Basic " + Data("\(endpoint.username):\(endpoint.password)".utf8).base64EncodedString()
     }
 
@@ -95,7 +95,7 @@ public final class ManagementClient: Sendable {
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method
         request.setValue(authorization, forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        // No `Accept` header: RabbitMQ 3.10 answers a PUT to /api/user-limits that has one with 406.
         if let body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = body
@@ -104,6 +104,9 @@ public final class ManagementClient: Sendable {
         let response: URLResponse
         do {
             (data, response) = try await session.data(for: request)
+        } catch let error as URLError where error.code == .cancelled && !Task.isCancelled {
+            // Only ChallengeRefuser cancels: the broker answered 401 to these credentials.
+            throw BrokerAdminError(.httpStatus, "\(what) failed" + Self.hint(401, endpoint), status: 401)
         } catch {
             throw BrokerAdminError(
                 .connectionFailed,
@@ -156,5 +159,19 @@ public final class ManagementClient: Sendable {
     /// RabbitMQ's error answer: `{"error": "...", "reason": "..."}`.
     private struct ErrorBody: Decodable {
         var reason: String?
+    }
+}
+
+/// Cancels every authentication challenge. The credentials are always sent up front, so a
+/// challenge means the broker refused them (401); left to the default handling,
+/// swift-corelibs-foundation never completes the request.
+private final class ChallengeRefuser: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession,
+        task: URLSessionTask,
+        didReceive challenge: URLAuthenticationChallenge,
+        completionHandler: @escaping @Sendable (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
+    ) {
+        completionHandler(.cancelAuthenticationChallenge, nil)
     }
 }
