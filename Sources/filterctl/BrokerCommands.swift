@@ -96,16 +96,16 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(name: .customLong("external-authentication"), help: "Create the user without a password (LDAP logs it in).")
         var externalAuthentication = false
 
-        @Option(name: .customLong("max-queue-bytes"), help: "The request queue's max-length-bytes, in bytes (default 64 MiB).")
+        @Option(name: .customLong("max-queue-bytes"), help: "The request queue's max-length-bytes, in bytes.")
         var maxQueueBytes: Int = QueueLimits.requestQueueDefault.maxLengthBytes
 
-        @Option(name: .customLong("message-ttl"), help: "How long a request may wait in the queue, in seconds (default 3600).")
+        @Option(name: .customLong("message-ttl"), help: "How long a request may wait in the queue, in seconds.")
         var messageTTL: Int = QueueLimits.requestQueueDefault.messageTTLMilliseconds / 1000
 
-        @Option(name: .customLong("max-connections"), help: "The user's connection limit (default 8).")
+        @Option(name: .customLong("max-connections"), help: "The user's connection limit (connections).")
         var maxConnections: Int = UserLimits().maxConnections
 
-        @Option(name: .customLong("max-channels"), help: "The user's channel limit (default 32).")
+        @Option(name: .customLong("max-channels"), help: "The user's channel limit, over all its connections (channels).")
         var maxChannels: Int = UserLimits().maxChannels
 
         func validate() throws {
