@@ -81,7 +81,8 @@ import Testing
         try await cleaningUp { await Self.removeServer(admin, serverID: serverID, user: user) } body: {
             let first = try await admin.setup(serverID: serverID, serverUser: user, serverPassword: "pw-1")
             let second = try await admin.setup(serverID: serverID, serverUser: user, serverPassword: "pw-1")
-            #expect(first == second)
+            // Not the warnings: a test running beside this one may add an impersonator meanwhile.
+            #expect(first.replyQueue == second.replyQueue && first.serverPermissions == second.serverPermissions)
 
             for (name, type) in [("mailfilter.requests", "direct"), ("mailfilter.replies", "direct"), ("mailfilter.events", "topic")] {
                 let exchange = try #require(try await admin.client.get(ExchangeInfo.self, ["exchanges", "/", name]))
