@@ -10,7 +10,8 @@ struct BrokerOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "An administrator's AMQP URL: its path names the virtual host (%2F for /); its host and user are the management API's defaults.",
+            "An administrator's AMQP URL: its path names the virtual host (%2F for /); "
+                + "its host and user are the management API's defaults.",
             valueName: "url"))
     var amqp: String?
 
@@ -67,7 +68,9 @@ struct SetupCommand: AsyncParsableCommand {
         let user = serverUser ?? "filterd-\(serverID)"
         let report = try await broker.administrator().setup(
             serverID: serverID, serverUser: user, serverPassword: try serverPasswordFile.map(readSecret))
-        print("exchanges \(Topology.requestExchange), \(Topology.replyExchange) (direct), \(Topology.eventExchange) (topic): declared")
+        print(
+            "exchanges \(Topology.requestExchange), \(Topology.replyExchange) (direct), "
+                + "\(Topology.eventExchange) (topic): declared")
         print("reply queue \(report.replyQueue): declared, bound to \(Topology.replyExchange) with key \(serverID)")
         print("server user \(user): " + describe(report.serverPermissions))
         for warning in report.warnings {

@@ -92,10 +92,9 @@ public struct BrokerAdministrator: Sendable {
         let name = Topology.replyQueue(serverID: serverID)
         guard !serverID.isEmpty, serverID.allSatisfy(allowed.contains), name.utf8.count <= Topology.maximumQueueNameLength
         else {
+            let longest = Topology.maximumQueueNameLength - Topology.replyQueue(serverID: "").utf8.count
             throw BrokerAdminError(
-                .invalidServerID,
-                "server id \"\(serverID)\" must be 1 to \(Topology.maximumQueueNameLength - Topology.replyQueue(serverID: "").utf8.count) letters, digits, '.', '-' or '_'"
-            )
+                .invalidServerID, "server id \"\(serverID)\" must be 1 to \(longest) letters, digits, '.', '-' or '_'")
         }
         return name
     }
@@ -204,10 +203,11 @@ public struct BrokerAdministrator: Sendable {
         let columns = [URLQueryItem(name: "columns", value: "name,messages,consumers")]
         let queues = try await client.get([QueueBody].self, ["queues", virtualHost], query: columns) ?? []
         let users = Set((try await client.get([UserBody].self, ["users"]) ?? []).map(\.name))
-        let requestPrefix = "mailfilter.user."
-        let eventPrefix = "mailfilter.events."
+        let requestPrefix = Topology.requestQueuePrefix
+        let eventPrefix = Topology.eventQueuePrefix
+        let eventQueues = queues.filter { $0.name.hasPrefix(eventPrefix) }
         let eventDepths = Dictionary(
-            queues.filter { $0.name.hasPrefix(eventPrefix) }.map { (String($0.name.dropFirst(eventPrefix.count)), $0.messages ?? 0) }
+            eventQueues.map { (String($0.name.dropFirst(eventPrefix.count)), $0.messages ?? 0) }
         ) { first, _ in first }
         return queues.filter { $0.name.hasPrefix(requestPrefix) }.map { queue in
             let owner = String(queue.name.dropFirst(requestPrefix.count))
@@ -223,8 +223,8 @@ public struct BrokerAdministrator: Sendable {
 
     private static func validatedOwner(_ address: String) throws(BrokerAdminError) -> String {
         let owner = canonicalOwner(address)
-        guard !owner.isEmpty, !owner.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
-        else {
+        let unprintable = owner.unicodeScalars.contains { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }
+        guard !owner.isEmpty, !unprintable else {
             throw BrokerAdminError(.invalidOwner, "owner \"\(address)\" is empty or contains spaces or control characters")
         }
         // The events binding key is the owner; in a topic exchange a `*` or `#` label would be a
@@ -279,7 +279,8 @@ public struct BrokerAdministrator: Sendable {
     private func impersonatorWarnings() async throws(BrokerAdminError) -> [String] {
         let users = try await client.get([UserBody].self, ["users"]) ?? []
         return users.filter { $0.tags.contains("impersonator") }.map { user in
-            "user \(user.name) has the impersonator tag: it can publish with any user_id and so forge any owner's replies; remove the tag"
+            "user \(user.name) has the impersonator tag: it can publish with any user_id and so forge "
+                + "any owner's replies; remove the tag"
         }
     }
 }

@@ -115,7 +115,8 @@ private struct ParsedURL {
         else {
             throw BrokerAdminError(
                 .invalidURL,
-                "the \(kind) URL is not valid; expected \(schemes.sorted().joined(separator: " or "))://[user[:password]@]host[:port]"
+                "the \(kind) URL is not valid; expected "
+                    + "\(schemes.sorted().joined(separator: " or "))://[user[:password]@]host[:port]"
             )
         }
         self.components = components
