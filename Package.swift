@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "filterctl",
             dependencies: [
-                "FilterEngine",
+                "FilterEngine", "FilterCore", "FilterQueue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
