@@ -19,7 +19,6 @@ public final class FilterServer: Service, Sendable {
     /// Blocking file work (writes, fsync, rename) runs here. More threads than cores let the
     /// spool prepare the next batch while one is being synced, so batches grow under load.
     private let fileThreadPool: NIOThreadPool
-    private let index = SpoolIndex()
     private let queue = DeliveryQueue()
     private let client: SMTPClient
     private let smtpServer: SMTPServer
@@ -52,15 +51,11 @@ public final class FilterServer: Service, Sendable {
         clientConfiguration.maximumIdleConnections = configuration.delivery.concurrency
         self.client = SMTPClient(configuration: clientConfiguration, eventLoopGroup: eventLoopGroup)
         let queue = self.queue
-        let index = self.index
-        let receiver = SpoolMessageReceiver(spool: spool) { entry in
-            await index.insert(entry)
-            await queue.enqueue(entry.queueID)
-        }
+        let receiver = SpoolMessageReceiver(spool: spool) { entry in await queue.insert(entry) }
         self.smtpServer = SMTPServer(
             configuration: configuration.smtp, receiver: receiver, eventLoopGroup: eventLoopGroup, logger: logger)
         self.agent = DeliveryAgent(
-            spool: spool, entries: index, queue: queue, client: client, configuration: configuration, logger: logger)
+            spool: spool, queue: queue, client: client, configuration: configuration, logger: logger)
         (self.listeningAddresses, self.listening) = AsyncStream.makeStream(of: SocketAddress.self)
     }
 
@@ -68,8 +63,7 @@ public final class FilterServer: Service, Sendable {
     public func run() async throws {
         let recovered = try await spool.recover(logger: logger)
         for entry in recovered {
-            await index.insert(entry)
-            await queue.enqueue(entry.queueID)
+            await queue.insert(entry)
         }
         logger.info("Spool recovered", metadata: ["spool.entries": "\(recovered.count)", "spool.directory": "\(configuration.spoolDirectory)"])
         let control = ControlServer(path: configuration.resolvedControlSocketPath, handler: ControlHandler(server: self), logger: logger)
@@ -122,9 +116,7 @@ public final class FilterServer: Service, Sendable {
 
     /// Delivers a message now, whatever its retry time.
     func retry(_ id: QueueID) async -> Bool {
-        guard await index.entry(id) != nil else { return false }
-        await queue.enqueue(id)
-        return true
+        await queue.retry(id)
     }
 
     /// Delivers every deferred message now.
@@ -136,9 +128,7 @@ public final class FilterServer: Service, Sendable {
 
     /// Deletes a message from the spool without delivering it.
     func delete(_ id: QueueID) async throws -> Bool {
-        guard await index.entry(id) != nil else { return false }
-        await queue.forget(id)
-        await index.remove(id)
+        guard await queue.remove(id) != nil else { return false }
         try await spool.remove(id)
         logger.notice("Deleted by the operator", metadata: ["mail.queue.id": "\(id)"])
         return true

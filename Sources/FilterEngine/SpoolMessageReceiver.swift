@@ -11,7 +11,7 @@ struct SpoolMessageReceiver: SMTPMessageReceiver {
     let onCommit: @Sendable (SpoolEntry) async -> Void
 
     func openMessage(for envelope: Envelope, logger: Logger) async throws -> any SMTPIncomingMessage {
-        IncomingMessage(writer: try await spool.beginMessage(), onCommit: onCommit)
+        IncomingMessage(writer: spool.beginMessage(), onCommit: onCommit)
     }
 
     private struct IncomingMessage: SMTPIncomingMessage {

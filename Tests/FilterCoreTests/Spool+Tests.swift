@@ -22,7 +22,7 @@ import Testing
         // A tiny threshold makes the writer flush several chunks at increasing offsets.
         let spool = try temporary.open(flushThreshold: 7)
         let parts = ["Received: from x\r\n", "Subject: hi\r\n", "\r\n", "body line\r\n", String(repeating: "z", count: 1000)]
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         for part in parts {
             try await writer.write(ByteBuffer(string: part))
         }
@@ -50,7 +50,7 @@ import Testing
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
         let spool = try temporary.open()
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         let entry = try await writer.commit(envelope: Envelope(mailFrom: "a@b"), receivedAt: Date())
         #expect(entry.messageSize == 0)
         #expect(try spool.entry(entry.queueID)?.messageSize == 0)
@@ -60,7 +60,7 @@ import Testing
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
         let spool = try temporary.open(flushThreshold: 4)
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         try await writer.write(ByteBuffer(string: "Subject: pending\r\n\r\nbody\r\n"))
         #expect(try temporary.names(in: "queue").isEmpty)
         #expect(try temporary.names(in: "tmp") == ["\(writer.queueID).msg"])
@@ -71,7 +71,7 @@ import Testing
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
         let spool = try temporary.open(flushThreshold: 4)
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         try await writer.write(ByteBuffer(string: "some bytes"))
         await writer.abort()
         #expect(try temporary.names(in: "tmp").isEmpty)
@@ -83,7 +83,7 @@ import Testing
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
         let spool = try temporary.open()
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         _ = try await writer.commit(envelope: Envelope(mailFrom: "a@b"), receivedAt: Date())
         do {
             try await writer.write(ByteBuffer(string: "late"))
@@ -243,7 +243,7 @@ func commitMessage(
     in spool: Spool,
     receivedAt: Date = Date(timeIntervalSince1970: 1_700_000_000.25)
 ) async throws -> SpoolEntry {
-    let writer = try await spool.beginMessage()
+    let writer = spool.beginMessage()
     try await writer.write(ByteBuffer(string: body))
     let envelope = Envelope(
         mailFrom: "sender@example.org",

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
@@ -8,11 +9,20 @@ import Darwin
 
 /// One file to make durable and move into `queue/` in a sync batch.
 struct CommitRequest: Sendable {
-    /// A file in `tmp/`, written and still open; the committer syncs and closes it.
+    /// A file to place in `queue/` by way of `tmp/`.
     struct StagedFile: Sendable {
-        /// The open descriptor of `temporaryPath`.
-        var descriptor: CInt
-        /// Where the file was written.
+        /// What the file holds.
+        enum Content: Sendable {
+            /// Already written to `temporaryPath` and still open; the committer syncs and closes it.
+            case written(descriptor: CInt)
+            /// Not written yet: the batch creates `temporaryPath` with these bytes, so a small
+            /// message costs no thread-pool round trip of its own before its batch.
+            case bytes(ByteBuffer)
+        }
+
+        /// The file's content.
+        var content: Content
+        /// Where the file is (or will be) written.
         var temporaryPath: String
         /// Where it goes once durable.
         var finalPath: String
@@ -22,9 +32,21 @@ struct CommitRequest: Sendable {
     var message: StagedFile?
     /// The envelope and state file (`ID.env`), the record that makes the entry exist.
     var envelope: StagedFile
+    /// For an envelope rewrite: the body that must still exist, so that an update cannot
+    /// resurrect a removed entry.
+    var requiredMessagePath: String?
 }
 
-/// Group commit: makes the files of many concurrent commits durable with one sync round.
+/// The removal of a message whose recipients are all final.
+struct RemovalRequest: Sendable {
+    /// `queue/ID.env`, unlinked first.
+    var envelopePath: String
+    /// `queue/ID.msg`, unlinked second.
+    var messagePath: String
+}
+
+/// Group commit: makes the files of many concurrent commits durable with one sync round, and
+/// carries out removals in the same thread-pool job.
 ///
 /// Leader/follower protocol, without a background task: the first caller that finds no batch
 /// running becomes the leader and runs the batch for itself and everyone waiting; callers that
@@ -32,11 +54,14 @@ struct CommitRequest: Sendable {
 /// promotes the oldest caller still waiting to lead the next batch.
 ///
 /// A batch, on the spool's thread pool:
+/// 0. unlink the files of every removal (`ID.env` first), and create the staged files whose
+///    bytes are still in memory;
 /// 1. sync the data of every staged file (`fsync` each, or one `syncfs`);
 /// 2. rename every `.msg` into `queue/`, then `fsync(queue/)`;
 /// 3. rename every `.env` into `queue/`, then `fsync(queue/)`.
 /// So a name in `queue/` always refers to durable data, and a durable `.env` always has its
-/// durable `.msg` beside it.
+/// durable `.msg` beside it. A batch of removals only syncs nothing: removal needs no sync
+/// (`docs/spool.md`), though a batch that also commits makes its unlinks durable too.
 actor GroupCommitter {
     /// How the data of a batch's files is made durable.
     private let syncMethod: SpoolConfiguration.SyncMethod
@@ -48,13 +73,19 @@ actor GroupCommitter {
     private var leaderActive = false
     private var statistics = SpoolStatistics()
 
+    /// One piece of work in a batch.
+    enum Work: Sendable {
+        case commit(CommitRequest)
+        case removal(RemovalRequest)
+    }
+
     private enum Role {
-        case committed
+        case done
         case leader
     }
 
     private struct Follower {
-        var request: CommitRequest
+        var work: Work
         var continuation: CheckedContinuation<Role, any Error>
     }
 
@@ -73,18 +104,18 @@ actor GroupCommitter {
     /// The counters of commits and sync batches so far.
     var currentStatistics: SpoolStatistics { statistics }
 
-    /// Makes `request` durable in `queue/`; returns only once it is. Closes the staged files'
-    /// descriptors and, on failure, removes what it staged.
-    func commit(_ request: CommitRequest) async throws(SpoolError) {
+    /// Carries out `work` in a batch; returns once it is done (for a commit: durable in
+    /// `queue/`). Closes the staged files' descriptors and, on failure, removes what it staged.
+    func run(_ work: Work) async throws(SpoolError) {
         if leaderActive {
             let role: Role
             do {
-                role = try await withCheckedThrowingContinuation { pending.append(Follower(request: request, continuation: $0)) }
+                role = try await withCheckedThrowingContinuation { pending.append(Follower(work: work, continuation: $0)) }
             } catch {
-                throw error as? SpoolError ?? SpoolError(code: .ioFailure, message: "commit failed: \(error)")
+                throw error as? SpoolError ?? SpoolError(code: .ioFailure, message: "spool batch failed: \(error)")
             }
             switch role {
-            case .committed:
+            case .done:
                 return
             case .leader:
                 break
@@ -94,12 +125,15 @@ actor GroupCommitter {
         }
         let followers = Array(pending.prefix(maximumBatchSize - 1))
         pending.removeFirst(followers.count)
-        let requests = [request] + followers.map(\.request)
-        let outcomes = await runBatch(requests)
-        statistics.syncBatches += 1
-        statistics.commits += requests.count
+        let batch = [work] + followers.map(\.work)
+        let outcomes = await runBatch(batch)
+        let commits = batch.count(where: { if case .commit = $0 { true } else { false } })
+        if commits > 0 {
+            statistics.syncBatches += 1
+            statistics.commits += commits
+        }
         for (follower, outcome) in zip(followers, outcomes.dropFirst()) {
-            follower.continuation.resume(with: outcome.map { Role.committed })
+            follower.continuation.resume(with: outcome.map { Role.done })
         }
         if pending.isEmpty {
             leaderActive = false
@@ -110,8 +144,8 @@ actor GroupCommitter {
     }
 
     /// Runs one batch on the thread pool. The work is submitted directly rather than through
-    /// `runIfActive`, so cancelling the leader's task cannot abandon its followers' commits.
-    private func runBatch(_ requests: [CommitRequest]) async -> [Result<Void, SpoolError>] {
+    /// `runIfActive`, so cancelling the leader's task cannot abandon its followers' work.
+    private func runBatch(_ batch: [Work]) async -> [Result<Void, SpoolError>] {
         let syncMethod = syncMethod
         let queueDirectory = queueDirectory
         return await withCheckedContinuation { continuation in
@@ -119,19 +153,90 @@ actor GroupCommitter {
                 switch state {
                 case .active:
                     continuation.resume(
-                        returning: Self.perform(requests, syncMethod: syncMethod, queueDirectory: queueDirectory)
+                        returning: Self.perform(batch, syncMethod: syncMethod, queueDirectory: queueDirectory)
                     )
                 case .cancelled:
                     let error = SpoolError(code: .ioFailure, message: "the spool thread pool is shut down")
-                    for request in requests { Self.discard(request, messageRenamed: false) }
-                    continuation.resume(returning: requests.map { _ in .failure(error) })
+                    for case .commit(let request) in batch {
+                        Self.closeDescriptors(of: request)
+                        Self.discard(request, messageRenamed: false)
+                    }
+                    continuation.resume(returning: batch.map { _ in .failure(error) })
                 }
             }
         }
     }
 
-    /// The blocking part of a batch. Returns one outcome per request, in order.
+    /// The blocking part of a batch. Returns one outcome per piece of work, in order.
     private static func perform(
+        _ batch: [Work],
+        syncMethod: SpoolConfiguration.SyncMethod,
+        queueDirectory: String
+    ) -> [Result<Void, SpoolError>] {
+        var outcomes = [Result<Void, SpoolError>](repeating: .success(()), count: batch.count)
+        // 0. Removals first, so that an update in the same batch cannot resurrect an entry.
+        var commits: [(index: Int, request: CommitRequest)] = []
+        for (index, work) in batch.enumerated() {
+            switch work {
+            case .removal(let removal):
+                outcomes[index] = Result { () throws(SpoolError) in try remove(removal) }
+            case .commit(let request):
+                commits.append((index, request))
+            }
+        }
+        // Then the staged files still in memory are written; one that cannot be written fails
+        // only its own commit.
+        var staged: [(index: Int, request: CommitRequest)] = []
+        for (index, request) in commits {
+            do {
+                staged.append((index, try materialize(request)))
+            } catch {
+                outcomes[index] = .failure(error)
+            }
+        }
+        guard !staged.isEmpty else { return outcomes }
+        let requests = staged.map(\.request)
+        let results = commit(requests, syncMethod: syncMethod, queueDirectory: queueDirectory)
+        for (position, item) in staged.enumerated() {
+            outcomes[item.index] = results[position]
+        }
+        return outcomes
+    }
+
+    /// Unlinks `ID.env`, then `ID.msg`.
+    private static func remove(_ removal: RemovalRequest) throws(SpoolError) {
+        let hadEnvelope = try SpoolFiles.remove(removal.envelopePath)
+        let hadMessage = try SpoolFiles.remove(removal.messagePath)
+        guard hadEnvelope || hadMessage else {
+            throw SpoolError(code: .notFound, message: "no such message in the spool", path: removal.envelopePath)
+        }
+    }
+
+    /// Writes the in-memory files of a request to `tmp/`, returning it with every file open.
+    /// On failure nothing of the request remains in `tmp/`.
+    private static func materialize(_ request: CommitRequest) throws(SpoolError) -> CommitRequest {
+        var result = request
+        do throws(SpoolError) {
+            if let required = request.requiredMessagePath, try SpoolFiles.fileSize(required) == nil {
+                throw SpoolError(code: .notFound, message: "no such message in the spool", path: required)
+            }
+            if let message = request.message, case .bytes(let bytes) = message.content {
+                result.message?.content = .written(descriptor: try SpoolFiles.createFile(message.temporaryPath, containing: bytes))
+            }
+            if case .bytes(let bytes) = request.envelope.content {
+                result.envelope.content = .written(
+                    descriptor: try SpoolFiles.createFile(request.envelope.temporaryPath, containing: bytes))
+            }
+        } catch {
+            closeDescriptors(of: result)
+            discard(result, messageRenamed: false)
+            throw error
+        }
+        return result
+    }
+
+    /// Syncs and renames requests whose files are all written and open.
+    private static func commit(
         _ requests: [CommitRequest],
         syncMethod: SpoolConfiguration.SyncMethod,
         queueDirectory: String
@@ -139,10 +244,7 @@ actor GroupCommitter {
         var outcomes = [Result<Void, SpoolError>](repeating: .success(()), count: requests.count)
         var renamedMessages = Set<Int>()
         defer {
-            for request in requests {
-                if let message = request.message { close(message.descriptor) }
-                close(request.envelope.descriptor)
-            }
+            for request in requests { closeDescriptors(of: request) }
         }
         func failAll(_ error: SpoolError) -> [Result<Void, SpoolError>] {
             for (index, request) in requests.enumerated() {
@@ -209,14 +311,21 @@ actor GroupCommitter {
             return
         }
         for request in requests {
-            if let message = request.message { SpoolFiles.startWriteback(message.descriptor) }
-            SpoolFiles.startWriteback(request.envelope.descriptor)
+            for file in request.files {
+                if case .written(let descriptor) = file.content { SpoolFiles.startWriteback(descriptor) }
+            }
         }
         for request in requests {
-            if let message = request.message {
-                try SpoolFiles.sync(message.descriptor, path: message.temporaryPath)
+            for file in request.files {
+                if case .written(let descriptor) = file.content { try SpoolFiles.sync(descriptor, path: file.temporaryPath) }
             }
-            try SpoolFiles.sync(request.envelope.descriptor, path: request.envelope.temporaryPath)
+        }
+    }
+
+    /// Closes the descriptors of the request's written files.
+    private static func closeDescriptors(of request: CommitRequest) {
+        for file in request.files {
+            if case .written(let descriptor) = file.content { close(descriptor) }
         }
     }
 
@@ -228,5 +337,12 @@ actor GroupCommitter {
             if messageRenamed { SpoolFiles.unlinkIfPresent(message.finalPath) }
         }
         SpoolFiles.unlinkIfPresent(request.envelope.temporaryPath)
+    }
+}
+
+extension CommitRequest {
+    /// The request's files: the body (if any), then the envelope.
+    fileprivate var files: [StagedFile] {
+        if let message { [message, envelope] } else { [envelope] }
     }
 }
