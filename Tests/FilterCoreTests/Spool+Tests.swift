@@ -148,6 +148,41 @@ import Testing
         }
     }
 
+    @Test func removedFilesHoldLaterMessages() async throws {
+        let temporary = try TemporarySpool()
+        defer { temporary.remove() }
+        let spool = try temporary.open()
+        let long = String(repeating: "long message line\r\n", count: 200)
+        let first = try await commitMessage(long, in: spool)
+        try await spool.remove(first.queueID)
+        #expect(try temporary.names(in: "queue").isEmpty)
+        #expect(try temporary.names(in: "tmp").count == 2)
+
+        // The new files are the old ones, overwritten and cut to their new size.
+        let second = try await commitMessage("short", to: ["x@example.com", "y@example.com"], in: spool)
+        #expect(try temporary.names(in: "tmp").isEmpty)
+        #expect(try temporary.names(in: "queue") == ["\(second.queueID).env", "\(second.queueID).msg"])
+        let stored = try Data(contentsOf: URL(fileURLWithPath: spool.messagePath(for: second.queueID)))
+        #expect(stored == Data("short".utf8))
+        #expect(try spool.entry(second.queueID) == second)
+        #expect(try await temporary.open().recover(logger: Logger(label: "test")) == [second])
+    }
+
+    @Test func recyclingKeepsOnlySmallFilesAndCanBeTurnedOff() async throws {
+        let temporary = try TemporarySpool()
+        defer { temporary.remove() }
+        let large = try temporary.open(flushThreshold: 64)
+        let entry = try await commitMessage(String(repeating: "z", count: 100), in: large)
+        try await large.remove(entry.queueID)
+        #expect(try temporary.names(in: "tmp").isEmpty)
+
+        let off = try temporary.open(recycledFiles: 0)
+        let small = try await commitMessage("tiny", in: off)
+        try await off.remove(small.queueID)
+        #expect(try temporary.names(in: "tmp").isEmpty)
+        #expect(try temporary.names(in: "queue").isEmpty)
+    }
+
     @Test func entriesAreSortedByQueueID() async throws {
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
@@ -207,14 +242,16 @@ struct TemporarySpool {
     func open(
         flushThreshold: Int = 256 * 1024,
         maximumBatchSize: Int = 256,
-        syncMethod: SpoolConfiguration.SyncMethod = .fsyncEachFile
+        syncMethod: SpoolConfiguration.SyncMethod = .fsyncEachFile,
+        recycledFiles: Int = 256
     ) throws -> Spool {
         try Spool(
             configuration: SpoolConfiguration(
                 directory: directory,
                 flushThreshold: flushThreshold,
                 maximumBatchSize: maximumBatchSize,
-                syncMethod: syncMethod
+                syncMethod: syncMethod,
+                recycledFiles: recycledFiles
             )
         )
     }

@@ -68,6 +68,7 @@ actor GroupCommitter {
     private let maximumBatchSize: Int
     private let queueDirectory: String
     private let threadPool: NIOThreadPool
+    private let recycledFiles: RecycledFiles
 
     private var pending: [Follower] = []
     private var leaderActive = false
@@ -93,12 +94,14 @@ actor GroupCommitter {
         syncMethod: SpoolConfiguration.SyncMethod,
         maximumBatchSize: Int,
         queueDirectory: String,
-        threadPool: NIOThreadPool
+        threadPool: NIOThreadPool,
+        recycledFiles: RecycledFiles
     ) {
         self.syncMethod = syncMethod
         self.maximumBatchSize = max(1, maximumBatchSize)
         self.queueDirectory = queueDirectory
         self.threadPool = threadPool
+        self.recycledFiles = recycledFiles
     }
 
     /// The counters of commits and sync batches so far.
@@ -148,12 +151,14 @@ actor GroupCommitter {
     private func runBatch(_ batch: [Work]) async -> [Result<Void, SpoolError>] {
         let syncMethod = syncMethod
         let queueDirectory = queueDirectory
+        let recycledFiles = recycledFiles
         return await withCheckedContinuation { continuation in
             threadPool.submit { state in
                 switch state {
                 case .active:
                     continuation.resume(
-                        returning: Self.perform(batch, syncMethod: syncMethod, queueDirectory: queueDirectory)
+                        returning: Self.perform(
+                            batch, syncMethod: syncMethod, queueDirectory: queueDirectory, recycledFiles: recycledFiles)
                     )
                 case .cancelled:
                     let error = SpoolError(code: .ioFailure, message: "the spool thread pool is shut down")
@@ -171,7 +176,8 @@ actor GroupCommitter {
     private static func perform(
         _ batch: [Work],
         syncMethod: SpoolConfiguration.SyncMethod,
-        queueDirectory: String
+        queueDirectory: String,
+        recycledFiles: RecycledFiles
     ) -> [Result<Void, SpoolError>] {
         var outcomes = [Result<Void, SpoolError>](repeating: .success(()), count: batch.count)
         // 0. Removals first, so that an update in the same batch cannot resurrect an entry.
@@ -179,7 +185,7 @@ actor GroupCommitter {
         for (index, work) in batch.enumerated() {
             switch work {
             case .removal(let removal):
-                outcomes[index] = Result { () throws(SpoolError) in try remove(removal) }
+                outcomes[index] = Result { () throws(SpoolError) in try remove(removal, recycledFiles: recycledFiles) }
             case .commit(let request):
                 commits.append((index, request))
             }
@@ -189,7 +195,7 @@ actor GroupCommitter {
         var staged: [(index: Int, request: CommitRequest)] = []
         for (index, request) in commits {
             do {
-                staged.append((index, try materialize(request)))
+                staged.append((index, try materialize(request, recycledFiles: recycledFiles)))
             } catch {
                 outcomes[index] = .failure(error)
             }
@@ -203,34 +209,44 @@ actor GroupCommitter {
         return outcomes
     }
 
-    /// Unlinks `ID.env`, then `ID.msg`.
-    private static func remove(_ removal: RemovalRequest) throws(SpoolError) {
-        let hadEnvelope = try SpoolFiles.remove(removal.envelopePath)
-        let hadMessage = try SpoolFiles.remove(removal.messagePath)
+    /// Removes `ID.env`, then `ID.msg` (each deleted, or kept in `tmp/` for reuse).
+    private static func remove(_ removal: RemovalRequest, recycledFiles: RecycledFiles) throws(SpoolError) {
+        let hadEnvelope = try recycledFiles.remove(removal.envelopePath)
+        let hadMessage = try recycledFiles.remove(removal.messagePath)
         guard hadEnvelope || hadMessage else {
             throw SpoolError(code: .notFound, message: "no such message in the spool", path: removal.envelopePath)
         }
     }
 
-    /// Writes the in-memory files of a request to `tmp/`, returning it with every file open.
-    /// On failure nothing of the request remains in `tmp/`.
-    private static func materialize(_ request: CommitRequest) throws(SpoolError) -> CommitRequest {
+    /// Writes the in-memory files of a request to `tmp/` (into recycled files where there are
+    /// some), returning it with every file open. On failure nothing of it remains in `tmp/`.
+    private static func materialize(_ request: CommitRequest, recycledFiles: RecycledFiles) throws(SpoolError) -> CommitRequest {
         var result = request
         do throws(SpoolError) {
             if let required = request.requiredMessagePath, try SpoolFiles.fileSize(required) == nil {
                 throw SpoolError(code: .notFound, message: "no such message in the spool", path: required)
             }
-            if let message = request.message, case .bytes(let bytes) = message.content {
-                result.message?.content = .written(descriptor: try SpoolFiles.createFile(message.temporaryPath, containing: bytes))
+            if let message = result.message {
+                result.message = try write(message, recycledFiles: recycledFiles)
             }
-            if case .bytes(let bytes) = request.envelope.content {
-                result.envelope.content = .written(
-                    descriptor: try SpoolFiles.createFile(request.envelope.temporaryPath, containing: bytes))
-            }
+            result.envelope = try write(result.envelope, recycledFiles: recycledFiles)
         } catch {
             closeDescriptors(of: result)
             discard(result, messageRenamed: false)
             throw error
+        }
+        return result
+    }
+
+    /// Writes a staged file still in memory, into a recycled file or a new one.
+    private static func write(_ file: CommitRequest.StagedFile, recycledFiles: RecycledFiles) throws(SpoolError) -> CommitRequest.StagedFile {
+        guard case .bytes(let bytes) = file.content else { return file }
+        var result = file
+        if let (descriptor, path) = try recycledFiles.reuse(for: bytes) {
+            result.content = .written(descriptor: descriptor)
+            result.temporaryPath = path
+        } else {
+            result.content = .written(descriptor: try SpoolFiles.createFile(file.temporaryPath, containing: bytes))
         }
         return result
     }

@@ -32,18 +32,24 @@ public struct SpoolConfiguration: Sendable {
     public var maximumBatchSize: Int
     /// How a batch's data is made durable. Default `fsyncEachFile`.
     public var syncMethod: SyncMethod
+    /// How many files of removed entries are kept in `tmp/` to hold new messages, instead of
+    /// deleting them and creating new ones (files); only files of at most `flushThreshold`
+    /// octets are kept. Default 256; 0 turns recycling off.
+    public var recycledFiles: Int
 
     /// Creates a configuration with the documented defaults.
     public init(
         directory: String,
         flushThreshold: Int = 256 * 1024,
         maximumBatchSize: Int = 256,
-        syncMethod: SyncMethod = .fsyncEachFile
+        syncMethod: SyncMethod = .fsyncEachFile,
+        recycledFiles: Int = 256
     ) {
         self.directory = directory
         self.flushThreshold = flushThreshold
         self.maximumBatchSize = maximumBatchSize
         self.syncMethod = syncMethod
+        self.recycledFiles = recycledFiles
     }
 }
 
@@ -87,7 +93,12 @@ public final class Spool: Sendable {
             syncMethod: configuration.syncMethod,
             maximumBatchSize: configuration.maximumBatchSize,
             queueDirectory: queueDirectory,
-            threadPool: threadPool
+            threadPool: threadPool,
+            recycledFiles: RecycledFiles(
+                temporaryDirectory: temporaryDirectory,
+                capacity: configuration.recycledFiles,
+                maximumFileSize: configuration.flushThreshold
+            )
         )
         try SpoolFiles.makeDirectory(configuration.directory)
         for directory in [temporaryDirectory, queueDirectory, corruptDirectory] {
