@@ -32,14 +32,17 @@ final class DeliveryAgent: Sendable {
 
     /// Takes messages from the queue until it closes.
     func runWorker() async {
-        while let entry = await queue.next() {
-            await deliver(entry)
+        while let item = await queue.next() {
+            await deliver(item.entry, content: item.content)
         }
     }
 
     /// One delivery attempt for every recipient of the message that is not final yet; reports
     /// the message's new state to the queue.
-    func deliver(_ entry: SpoolEntry) async {
+    /// - Parameters:
+    ///   - entry: The message's state.
+    ///   - content: Its bytes if they are in memory; read from the spool otherwise.
+    func deliver(_ entry: SpoolEntry, content: ByteBuffer?) async {
         var entry = entry
         var logger = self.logger
         logger[metadataKey: "mail.queue.id"] = .stringConvertible(entry.queueID)
@@ -50,7 +53,7 @@ final class DeliveryAgent: Sendable {
         }
         let now = Date()
         entry.attempts += 1
-        let outcomes = await attempt(entry, recipients: pending, logger: logger)
+        let outcomes = await attempt(entry, content: content, recipients: pending, logger: logger)
         var failures: [RecipientOutcome] = []
         let expired = now.timeIntervalSince(entry.receivedAt) >= configuration.delivery.maximumQueueLifetime
         for (index, outcome) in zip(pending, outcomes) {
@@ -99,14 +102,20 @@ final class DeliveryAgent: Sendable {
         case deferred(String)
     }
 
-    private func attempt(_ entry: SpoolEntry, recipients: [Int], logger: Logger) async -> [Outcome] {
+    private func attempt(_ entry: SpoolEntry, content: ByteBuffer?, recipients: [Int], logger: Logger) async -> [Outcome] {
         do {
+            let body: OutboundContent
+            if let content {
+                body = .bytes(content)
+            } else {
+                body = try await self.content(of: entry)
+            }
             let transaction = OutboundTransaction(
                 mailFrom: entry.envelope.mailFrom,
                 parameters: entry.envelope.parameters,
                 recipients: recipients.map { entry.envelope.recipients[$0] },
                 client: entry.envelope.client,
-                content: try await content(of: entry))
+                content: body)
             let result = try await client.send(transaction, logger: logger)
             return result.recipients.indices.map { Self.outcome(result.finalReply(forRecipientAt: $0)) }
         } catch let error as SMTPClientError where !error.isTransient {

@@ -1,5 +1,6 @@
 import FilterCore
 import Foundation
+import NIOCore
 
 /// The spool entries the server knows about and the order in which they are delivered: ready
 /// ones in arrival order, deferred ones until their retry time. Workers take ready entries with
@@ -8,18 +9,43 @@ import Foundation
 ///
 /// Entries are kept in memory so that delivery does not reread every envelope from disk, and
 /// in the same actor as the queue so that taking and finishing a message are one hop each.
+/// The bytes of newly accepted small messages are kept too, up to a budget, until their first
+/// delivery attempt takes them.
 actor DeliveryQueue {
+    /// A message to deliver.
+    struct Item: Sendable, Equatable {
+        /// Its state.
+        var entry: SpoolEntry
+        /// Its bytes, when they were kept in memory since it was accepted.
+        var content: ByteBuffer?
+    }
+
+    private let maximumContentBytes: Int
+    private var contentBytes = 0
+    private var contents: [QueueID: ByteBuffer] = [:]
     private var entries: [QueueID: SpoolEntry] = [:]
     private var ready: [QueueID] = []
     private var readHead = 0
     private var queued: Set<QueueID> = []
     private var deferred: [QueueID: Date] = [:]
-    private var waiters: [CheckedContinuation<SpoolEntry?, Never>] = []
+    private var waiters: [CheckedContinuation<Item?, Never>] = []
     private var isClosed = false
 
+    /// - Parameter maximumContentBytes: How many octets of message bytes to keep at most.
+    init(maximumContentBytes: Int = 0) {
+        self.maximumContentBytes = maximumContentBytes
+    }
+
     /// Records an entry (new, recovered, or a DSN) and makes it ready now.
-    func insert(_ entry: SpoolEntry) {
+    /// - Parameters:
+    ///   - entry: The entry.
+    ///   - content: The message's bytes, kept for its next attempt if the budget allows.
+    func insert(_ entry: SpoolEntry, content: ByteBuffer? = nil) {
         entries[entry.queueID] = entry
+        if let content, contents[entry.queueID] == nil, contentBytes + content.readableBytes <= maximumContentBytes {
+            contents[entry.queueID] = content
+            contentBytes += content.readableBytes
+        }
         enqueue(entry.queueID)
     }
 
@@ -39,6 +65,7 @@ actor DeliveryQueue {
     /// - Returns: The entry, or `nil` if the message was not known.
     func remove(_ id: QueueID) -> SpoolEntry? {
         deferred[id] = nil
+        _ = takeContent(id)
         return entries.removeValue(forKey: id)
     }
 
@@ -80,7 +107,7 @@ actor DeliveryQueue {
     }
 
     /// The next ready message, waiting until there is one; `nil` once the queue is closed.
-    func next() async -> SpoolEntry? {
+    func next() async -> Item? {
         while readHead < ready.count {
             let id = ready[readHead]
             readHead += 1
@@ -93,7 +120,7 @@ actor DeliveryQueue {
                 queued.remove(id)
                 continue
             }
-            return entry
+            return Item(entry: entry, content: takeContent(id))
         }
         if isClosed { return nil }
         return await withCheckedContinuation { waiters.append($0) }
@@ -109,8 +136,8 @@ actor DeliveryQueue {
     /// Whether ``close()`` was called.
     var isClosedForWork: Bool { isClosed }
 
-    /// How many messages are ready and how many are deferred.
-    var counts: (ready: Int, deferred: Int) { (ready.count - readHead, deferred.count) }
+    /// Ready and deferred messages, and the octets of message bytes held.
+    var counts: (ready: Int, deferred: Int, contentBytes: Int) { (ready.count - readHead, deferred.count, contentBytes) }
 
     private func enqueue(_ id: QueueID) {
         deferred[id] = nil
@@ -118,7 +145,13 @@ actor DeliveryQueue {
         if waiters.isEmpty {
             ready.append(id)
         } else {
-            waiters.removeFirst().resume(returning: entry)
+            waiters.removeFirst().resume(returning: Item(entry: entry, content: takeContent(id)))
         }
+    }
+
+    private func takeContent(_ id: QueueID) -> ByteBuffer? {
+        guard let content = contents.removeValue(forKey: id) else { return nil }
+        contentBytes -= content.readableBytes
+        return content
     }
 }

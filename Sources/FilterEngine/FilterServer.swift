@@ -19,7 +19,7 @@ public final class FilterServer: Service, Sendable {
     /// Blocking file work (writes, fsync, rename) runs here. More threads than cores let the
     /// spool prepare the next batch while one is being synced, so batches grow under load.
     private let fileThreadPool: NIOThreadPool
-    private let queue = DeliveryQueue()
+    private let queue: DeliveryQueue
     private let smtpServer: SMTPServer
     /// One delivery agent per event loop, each with its own next-hop connections on that loop,
     /// and its workers run on that loop too: a delivery needs no thread switch between the
@@ -39,6 +39,7 @@ public final class FilterServer: Service, Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
+        self.queue = DeliveryQueue(maximumContentBytes: configuration.delivery.memoryBytes)
         let fileThreadPool = NIOThreadPool(numberOfThreads: configuration.fileThreads)
         fileThreadPool.start()
         self.fileThreadPool = fileThreadPool
@@ -49,7 +50,7 @@ public final class FilterServer: Service, Sendable {
             throw error
         }
         let queue = self.queue
-        let receiver = SpoolMessageReceiver(spool: spool) { entry in await queue.insert(entry) }
+        let receiver = SpoolMessageReceiver(spool: spool) { entry, content in await queue.insert(entry, content: content) }
         self.smtpServer = SMTPServer(
             configuration: configuration.smtp, receiver: receiver, eventLoopGroup: eventLoopGroup, logger: logger)
         self.lanes = DeliveryLane.make(

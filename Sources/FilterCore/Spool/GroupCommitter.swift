@@ -146,67 +146,137 @@ actor GroupCommitter {
         try outcomes[0].get()
     }
 
-    /// Runs one batch on the thread pool. The work is submitted directly rather than through
-    /// `runIfActive`, so cancelling the leader's task cannot abandon its followers' work.
+    /// The most thread-pool jobs that sync one batch's files side by side.
+    private static let parallelSyncJobs = 8
+
+    /// Runs one batch on the thread pool, in three steps: removals and writing the staged
+    /// files (one job); syncing their data (up to `parallelSyncJobs` jobs side by side, so the
+    /// disk's cache flushes of concurrent `fsync`s can be merged); renames and directory syncs
+    /// (one job). Jobs are submitted directly rather than through `runIfActive`, so
+    /// cancelling the leader's task cannot abandon its followers' work.
     private func runBatch(_ batch: [Work]) async -> [Result<Void, SpoolError>] {
-        let syncMethod = syncMethod
-        let queueDirectory = queueDirectory
         let recycledFiles = recycledFiles
-        return await withCheckedContinuation { continuation in
+        let shutDown = SpoolError(code: .ioFailure, message: "the spool thread pool is shut down")
+        let prepared = await onThreadPool {
+            Self.prepare(batch, recycledFiles: recycledFiles)
+        } ifShutDown: {
+            batch.map { _ in .failure(shutDown) }
+        }
+        var outcomes = prepared.map { result in result.map { _ in () } }
+        var staged: [(index: Int, request: CommitRequest)] = []
+        for (index, result) in prepared.enumerated() {
+            if case .success(let request?) = result { staged.append((index, request)) }
+        }
+        guard !staged.isEmpty else { return outcomes }
+        let requests = staged.map(\.request)
+        let syncFailure = await syncData(of: requests)
+        let queueDirectory = queueDirectory
+        let results = await onThreadPool {
+            Self.commit(requests, syncFailure: syncFailure, queueDirectory: queueDirectory)
+        } ifShutDown: {
+            for request in requests {
+                Self.closeDescriptors(of: request)
+                Self.discard(request, messageRenamed: false)
+            }
+            return requests.map { _ in .failure(shutDown) }
+        }
+        for (position, item) in staged.enumerated() {
+            outcomes[item.index] = results[position]
+        }
+        return outcomes
+    }
+
+    /// Runs blocking work on the thread pool, or `ifShutDown` on the calling thread if the pool
+    /// no longer runs work.
+    private nonisolated func onThreadPool<Value: Sendable>(
+        _ body: @escaping @Sendable () -> Value,
+        ifShutDown: @escaping @Sendable () -> Value
+    ) async -> Value {
+        await withCheckedContinuation { continuation in
             threadPool.submit { state in
                 switch state {
                 case .active:
-                    continuation.resume(
-                        returning: Self.perform(
-                            batch, syncMethod: syncMethod, queueDirectory: queueDirectory, recycledFiles: recycledFiles)
-                    )
+                    continuation.resume(returning: body())
                 case .cancelled:
-                    let error = SpoolError(code: .ioFailure, message: "the spool thread pool is shut down")
-                    for case .commit(let request) in batch {
-                        Self.closeDescriptors(of: request)
-                        Self.discard(request, messageRenamed: false)
-                    }
-                    continuation.resume(returning: batch.map { _ in .failure(error) })
+                    continuation.resume(returning: ifShutDown())
                 }
             }
         }
     }
 
-    /// The blocking part of a batch. Returns one outcome per piece of work, in order.
-    private static func perform(
-        _ batch: [Work],
-        syncMethod: SpoolConfiguration.SyncMethod,
-        queueDirectory: String,
-        recycledFiles: RecycledFiles
-    ) -> [Result<Void, SpoolError>] {
-        var outcomes = [Result<Void, SpoolError>](repeating: .success(()), count: batch.count)
-        // 0. Removals first, so that an update in the same batch cannot resurrect an entry.
-        var commits: [(index: Int, request: CommitRequest)] = []
-        for (index, work) in batch.enumerated() {
+    /// Step 1 of a batch: removals first, so that an update in the same batch cannot
+    /// resurrect an entry; then the staged files still in memory are written, and the
+    /// writeback of every staged file is started. Returns, per piece of work, the failure, the
+    /// commit request with its files open, or `nil` for a removal done.
+    private static func prepare(_ batch: [Work], recycledFiles: RecycledFiles) -> [Result<CommitRequest?, SpoolError>] {
+        let outcomes: [Result<CommitRequest?, SpoolError>] = batch.map { work in
             switch work {
             case .removal(let removal):
-                outcomes[index] = Result { () throws(SpoolError) in try remove(removal, recycledFiles: recycledFiles) }
+                Result { () throws(SpoolError) in
+                    try remove(removal, recycledFiles: recycledFiles)
+                    return nil
+                }
             case .commit(let request):
-                commits.append((index, request))
+                // A file that cannot be written fails only its own commit.
+                Result { () throws(SpoolError) in try materialize(request, recycledFiles: recycledFiles) }
             }
         }
-        // Then the staged files still in memory are written; one that cannot be written fails
-        // only its own commit.
-        var staged: [(index: Int, request: CommitRequest)] = []
-        for (index, request) in commits {
-            do {
-                staged.append((index, try materialize(request, recycledFiles: recycledFiles)))
-            } catch {
-                outcomes[index] = .failure(error)
+        for case .success(let request?) in outcomes {
+            for file in request.files {
+                if case .written(let descriptor) = file.content { SpoolFiles.startWriteback(descriptor) }
             }
-        }
-        guard !staged.isEmpty else { return outcomes }
-        let requests = staged.map(\.request)
-        let results = commit(requests, syncMethod: syncMethod, queueDirectory: queueDirectory)
-        for (position, item) in staged.enumerated() {
-            outcomes[item.index] = results[position]
         }
         return outcomes
+    }
+
+    /// Step 2 of a batch: makes the data of every staged file durable (`fsync` each, spread
+    /// over parallel jobs, or one `syncfs`). Returns the first failure.
+    private func syncData(of requests: [CommitRequest]) async -> SpoolError? {
+        let queueDirectory = queueDirectory
+        let shutDown = SpoolError(code: .ioFailure, message: "the spool thread pool is shut down")
+        if syncMethod == .syncFileSystem {
+            let synced: Result<Bool, SpoolError> = await onThreadPool {
+                Result { () throws(SpoolError) in try SpoolFiles.syncFileSystem(containing: queueDirectory) }
+            } ifShutDown: {
+                .failure(shutDown)
+            }
+            switch synced {
+            case .success(true): return nil
+            case .success(false): break
+            case .failure(let error): return error
+            }
+        }
+        var files: [(descriptor: CInt, path: String)] = []
+        for request in requests {
+            for file in request.files {
+                if case .written(let descriptor) = file.content { files.append((descriptor, file.temporaryPath)) }
+            }
+        }
+        let jobs = min(Self.parallelSyncJobs, files.count)
+        return await withTaskGroup(of: SpoolError?.self) { group in
+            for job in 0..<jobs {
+                let share = stride(from: job, to: files.count, by: jobs).map { files[$0] }
+                group.addTask {
+                    await self.onThreadPool {
+                        for file in share {
+                            do throws(SpoolError) {
+                                try SpoolFiles.syncData(file.descriptor, path: file.path)
+                            } catch {
+                                return error
+                            }
+                        }
+                        return nil
+                    } ifShutDown: {
+                        shutDown
+                    }
+                }
+            }
+            var failure: SpoolError?
+            for await result in group where failure == nil {
+                failure = result
+            }
+            return failure
+        }
     }
 
     /// Removes `ID.env`, then `ID.msg` (each deleted, or kept in `tmp/` for reuse).
@@ -251,10 +321,11 @@ actor GroupCommitter {
         return result
     }
 
-    /// Syncs and renames requests whose files are all written and open.
+    /// Step 3 of a batch: renames the synced files of the requests into `queue/`, or, if
+    /// their sync failed, removes them. Closes every descriptor.
     private static func commit(
         _ requests: [CommitRequest],
-        syncMethod: SpoolConfiguration.SyncMethod,
+        syncFailure: SpoolError?,
         queueDirectory: String
     ) -> [Result<Void, SpoolError>] {
         var outcomes = [Result<Void, SpoolError>](repeating: .success(()), count: requests.count)
@@ -270,10 +341,8 @@ actor GroupCommitter {
         }
 
         // 1. Data first: nothing may be renamed into queue/ before its bytes are durable.
-        do {
-            try syncData(of: requests, method: syncMethod, queueDirectory: queueDirectory)
-        } catch {
-            return failAll(error)
+        if let syncFailure {
+            return failAll(syncFailure)
         }
 
         // 2. Message bodies, made durable under their final names before any envelope is.
@@ -316,26 +385,6 @@ actor GroupCommitter {
             discard(requests[index], messageRenamed: renamedMessages.contains(index))
         }
         return outcomes
-    }
-
-    private static func syncData(
-        of requests: [CommitRequest],
-        method: SpoolConfiguration.SyncMethod,
-        queueDirectory: String
-    ) throws(SpoolError) {
-        if method == .syncFileSystem, try SpoolFiles.syncFileSystem(containing: queueDirectory) {
-            return
-        }
-        for request in requests {
-            for file in request.files {
-                if case .written(let descriptor) = file.content { SpoolFiles.startWriteback(descriptor) }
-            }
-        }
-        for request in requests {
-            for file in request.files {
-                if case .written(let descriptor) = file.content { try SpoolFiles.sync(descriptor, path: file.temporaryPath) }
-            }
-        }
     }
 
     /// Closes the descriptors of the request's written files.

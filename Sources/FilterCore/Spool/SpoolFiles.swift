@@ -52,6 +52,13 @@ enum SpoolFiles {
         guard retryingOnInterrupt({ fsync(descriptor) }) == 0 else { throw .systemCall("fsync failed", path: path) }
     }
 
+    /// `fdatasync(2)`: the file's data, and the metadata needed to read it back (size, block
+    /// map), are on stable storage when it returns; only timestamps may lag. That is all a
+    /// spool file needs, and it spares writing the inode of a recycled file overwritten in place.
+    static func syncData(_ descriptor: CInt, path: String) throws(SpoolError) {
+        guard retryingOnInterrupt({ fdatasync(descriptor) }) == 0 else { throw .systemCall("fdatasync failed", path: path) }
+    }
+
     /// Starts writing a file's dirty pages to disk without waiting (`sync_file_range(2)` with
     /// `SYNC_FILE_RANGE_WRITE`, Linux). Done for every file of a batch before the first
     /// `fsync`, so their data is written together and the journal commit forced by the first

@@ -19,6 +19,10 @@ public actor SpoolWriter {
     public nonisolated let queueID: QueueID
     /// How many bytes were written so far; exactly the size the message file will have.
     public private(set) var bytesWritten = 0
+    /// After a successful `commit` of a message that was still wholly in memory (no larger
+    /// than `flushThreshold`): its bytes, so the caller can deliver it without reading the
+    /// file back. `nil` otherwise.
+    public private(set) var committedContent: ByteBuffer?
 
     private enum State {
         /// Accepting writes; `descriptor` is the open file in `tmp/`, `nil` while everything
@@ -96,6 +100,7 @@ public actor SpoolWriter {
             throw error
         }
         state = .closed
+        let content = buffer
         buffer = ByteBuffer()
         let request = CommitRequest(
             message: .init(content: message, temporaryPath: temporaryPath, finalPath: spool.messagePath(for: queueID)),
@@ -106,6 +111,7 @@ public actor SpoolWriter {
             )
         )
         try await spool.committer.run(.commit(request))
+        if case .bytes = message { committedContent = content }
         return entry
     }
 
