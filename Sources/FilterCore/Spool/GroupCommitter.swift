@@ -146,12 +146,14 @@ actor GroupCommitter {
         try outcomes[0].get()
     }
 
-    /// The most thread-pool jobs that sync one batch's files side by side.
+    /// The most thread-pool jobs that sync one batch's files side by side, and the fewest files
+    /// each job syncs (waking a thread costs more than syncing a file after another).
     private static let parallelSyncJobs = 8
+    private static let filesPerSyncJob = 4
 
     /// Runs one batch on the thread pool, in three steps: removals and writing the staged
     /// files (one job); syncing their data (up to `parallelSyncJobs` jobs side by side, so the
-    /// disk's cache flushes of concurrent `fsync`s can be merged); renames and directory syncs
+    /// disk's cache flushes of concurrent syncs can be merged); renames and directory syncs
     /// (one job). Jobs are submitted directly rather than through `runIfActive`, so
     /// cancelling the leader's task cannot abandon its followers' work.
     private func runBatch(_ batch: [Work]) async -> [Result<Void, SpoolError>] {
@@ -252,7 +254,7 @@ actor GroupCommitter {
                 if case .written(let descriptor) = file.content { files.append((descriptor, file.temporaryPath)) }
             }
         }
-        let jobs = min(Self.parallelSyncJobs, files.count)
+        let jobs = min(Self.parallelSyncJobs, (files.count + Self.filesPerSyncJob - 1) / Self.filesPerSyncJob)
         return await withTaskGroup(of: SpoolError?.self) { group in
             for job in 0..<jobs {
                 let share = stride(from: job, to: files.count, by: jobs).map { files[$0] }
