@@ -16,8 +16,8 @@ public struct FilterServerConfiguration: Sendable {
     public var delivery: Delivery
     /// The control socket for `filterctl`; default `control.sock` in the spool directory.
     public var controlSocketPath: String?
-    /// Threads for blocking spool I/O. Default 8: enough to prepare one group-commit batch
-    /// while another is being synced.
+    /// Threads for blocking spool I/O. Default 8: enough for the parallel sync jobs of a
+    /// group-commit batch while delivery reads messages from the spool.
     public var fileThreads: Int
 
     /// The next hop's address and the client's timeouts.
