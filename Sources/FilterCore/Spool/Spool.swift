@@ -10,8 +10,9 @@ public struct SpoolConfiguration: Sendable {
         /// The method's name, as in configuration files.
         public let rawValue: String
 
-        /// `fsync(2)` every file of the batch, one after the other. Touches only the spool's
-        /// own files, whatever else shares the file system.
+        /// Sync every file of the batch on its own (`fdatasync(2)`: data and size, not
+        /// timestamps), several side by side. Touches only the spool's own files, whatever
+        /// else shares the file system.
         public static let fsyncEachFile = SyncMethod(rawValue: "fsyncEachFile")
         /// One `syncfs(2)` of the spool's file system per batch (Linux). Cheaper for large
         /// batches on a file system dedicated to the spool; it also flushes everybody else's
