@@ -6,7 +6,9 @@ import NIOCore
 
 /// Delivers spooled messages to the next hop and records each recipient's outcome.
 ///
-/// In this version every recipient gets the default action `pass`. A temporary failure keeps the
+/// With a transport, recipients are first decided by their owners (``DecisionStage``), beside
+/// the workers so that a slow owner never holds one; `deny` makes a recipient final without
+/// delivery, every other action is delivered as `pass` in this version. A temporary failure keeps the
 /// message spooled and schedules a retry with backoff; a permanent failure, or a temporary one
 /// that outlives the queue lifetime, fails the recipient and spools a DSN for the sender before
 /// the failure is recorded, so a crash can duplicate a DSN but never lose one.
@@ -17,14 +19,17 @@ final class DeliveryAgent: Sendable {
     let dsnComposer: DSNComposer
     let configuration: FilterServerConfiguration
     let logger: Logger
+    /// How recipients are decided before delivery; `nil` without a transport (all pass).
+    let decisions: DecisionStage?
 
     init(
-        spool: Spool, queue: DeliveryQueue, client: SMTPClient,
+        spool: Spool, queue: DeliveryQueue, client: SMTPClient, decisions: DecisionStage?,
         configuration: FilterServerConfiguration, logger: Logger
     ) {
         self.spool = spool
         self.queue = queue
         self.client = client
+        self.decisions = decisions
         self.dsnComposer = DSNComposer(reportingMTA: configuration.hostname)
         self.configuration = configuration
         self.logger = logger
@@ -46,12 +51,19 @@ final class DeliveryAgent: Sendable {
         var entry = entry
         var logger = self.logger
         logger[metadataKey: "mail.queue.id"] = .stringConvertible(entry.queueID)
+        let now = Date()
+        if let decisions, !DecisionStage.undecided(entry).isEmpty {
+            // Deciding can take until the deadline: it runs beside the workers, and the message
+            // comes back to the queue once every recipient is decided.
+            Task { await self.decide(entry, content: content, stage: decisions, logger: logger) }
+            return
+        }
+        applyDenials(&entry, at: now, logger: logger)
         let pending = entry.recipients.indices.filter { !entry.recipients[$0].state.isFinal }
         guard !pending.isEmpty else {
             await finish(entry, logger: logger)
             return
         }
-        let now = Date()
         entry.attempts += 1
         let outcomes = await attempt(entry, content: content, recipients: pending, logger: logger)
         var failures: [RecipientOutcome] = []
@@ -60,19 +72,19 @@ final class DeliveryAgent: Sendable {
             let recipient = entry.envelope.recipients[index]
             switch outcome {
             case .delivered(let reply):
-                entry.recipients[index] = RecipientDelivery(state: .delivered, detail: reply.description, updatedAt: now)
+                entry.recipients[index].record(.delivered, detail: reply.description, at: now)
                 logger.info("Delivered", metadata: ["mail.recipient": "<\(recipient.address)>", "smtp.reply": "\(reply)"])
             case .failed(let status, let diagnostic):
-                entry.recipients[index] = RecipientDelivery(state: .failed, detail: diagnostic.text, updatedAt: now)
+                entry.recipients[index].record(.failed, detail: diagnostic.text, at: now)
                 failures.append(failure(recipient, status: status, diagnostic: diagnostic, at: now))
                 logger.warning("Delivery failed", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(diagnostic.text)"])
             case .deferred(let reason) where expired:
                 let text = "delivery time expired; last error: \(reason)"
-                entry.recipients[index] = RecipientDelivery(state: .failed, detail: text, updatedAt: now)
+                entry.recipients[index].record(.failed, detail: text, at: now)
                 failures.append(failure(recipient, status: .init(4, 4, 7), diagnostic: .filter(text), at: now))
                 logger.warning("Queue lifetime exceeded", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(reason)"])
             case .deferred(let reason):
-                entry.recipients[index] = RecipientDelivery(state: .deferred, detail: reason, updatedAt: now)
+                entry.recipients[index].record(.deferred, detail: reason, at: now)
                 logger.notice("Delivery deferred", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(reason)"])
             }
         }
@@ -91,6 +103,55 @@ final class DeliveryAgent: Sendable {
             entry.nextAttemptAt = retryAt
             await save(entry, logger: logger)
             await queue.finished(entry, retryAt: retryAt)
+        }
+    }
+
+    // MARK: - Decisions
+
+    /// Records request ids (durably, before asking), asks the owners, records their decisions
+    /// and hands the message back to the queue.
+    private func decide(_ entry: SpoolEntry, content: ByteBuffer?, stage: DecisionStage, logger: Logger) async {
+        var entry = entry
+        if DecisionStage.assignRequestIDs(&entry) {
+            await save(entry, logger: logger)
+        }
+        let message: [UInt8]
+        do {
+            var bytes = content
+            if bytes == nil {
+                bytes = try await spool.readMessage(entry.queueID, maximumBytes: stage.configuration.maximumRequestBytes)
+            }
+            message = Array(bytes!.readableBytesView.prefix(stage.configuration.maximumRequestBytes))
+        } catch {
+            logger.error("Cannot read the message to ask its owners; retrying later", metadata: ["error": "\(error)"])
+            await queue.finished(entry, retryAt: Date().addingTimeInterval(configuration.delivery.minimumBackoff))
+            return
+        }
+        let decided = await stage.decide(entry, message: message)
+        await save(decided, logger: logger)
+        await queue.decided(decided, content: content)
+    }
+
+    /// Makes every recipient whose owner denied the message final without delivery; warns
+    /// about actions this version delivers as `pass`.
+    private func applyDenials(_ entry: inout SpoolEntry, at now: Date, logger: Logger) {
+        for index in entry.recipients.indices where !entry.recipients[index].state.isFinal {
+            guard let decision = entry.recipients[index].decision else { continue }
+            let address = entry.envelope.recipients[index].address
+            let reason = decision.reply?.reason ?? "no reason given"
+            switch decision.action {
+            case .pass:
+                continue
+            case .deny:
+                entry.recipients[index].record(.denied, detail: "denied (\(decision.source)): \(reason)", at: now)
+                logger.notice("Denied; not delivered", metadata: [
+                    "mail.recipient": "<\(address)>", "filter.source": "\(decision.source)", "reason": "\(reason)",
+                ])
+            default:
+                logger.warning("Action not applied in this version; delivering as pass", metadata: [
+                    "mail.recipient": "<\(address)>", "filter.action": "\(decision.action)",
+                ])
+            }
         }
     }
 

@@ -85,6 +85,15 @@ actor DeliveryQueue {
         }
     }
 
+    /// Ends the decision step of a message taken with ``next()``: keeps its decided state and
+    /// makes it ready again, with its bytes if the budget allows.
+    func decided(_ entry: SpoolEntry, content: ByteBuffer?) {
+        queued.remove(entry.queueID)
+        // Deleted by the operator while it was being decided: it stays deleted.
+        guard entries[entry.queueID] != nil else { return }
+        insert(entry, content: content)
+    }
+
     /// Ends a delivery attempt that left the message as it was (it could not be removed):
     /// it stays known, but is not retried before a restart or the operator asks.
     func abandoned(_ entry: SpoolEntry) {

@@ -27,7 +27,8 @@ public final class EmbeddedFilter: Service, Sendable {
     /// The broker user the embedded server logs in as.
     public static let serverUser = "filterd"
 
-    private let server: FilterServer
+    /// The server; its ``FilterServer/listeningAddresses`` tell where it listens.
+    public let server: FilterServer
     private let clients: [FilterClient]
     private let transports: [InMemoryTransport]
 

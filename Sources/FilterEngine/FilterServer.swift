@@ -1,4 +1,5 @@
 import FilterCore
+import FilterQueue
 import FilterSMTP
 import Foundation
 import Logging
@@ -30,15 +31,29 @@ public final class FilterServer: Service, Sendable {
     /// The addresses the SMTP listener bound, first element when it is listening.
     public let listeningAddresses: AsyncStream<SocketAddress>
 
+    /// Asks owners over the transport; `nil` without one.
+    private let coordinator: DecisionCoordinator?
+
     /// Creates the server and opens (creating if needed) its spool.
+    /// - Parameters:
+    ///   - configuration: The settings.
+    ///   - transport: The broker session owners are asked through, logged in as this server;
+    ///     without one every recipient gets `configuration.filtering.defaultAction` (pass).
+    ///   - eventLoopGroup: Where SMTP and delivery run.
+    ///   - logger: Where the server logs.
     /// - Throws: ``SpoolError`` when the spool directory cannot be used.
     public init(
         configuration: FilterServerConfiguration,
+        transport: (any FilterTransport)? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) throws {
         self.configuration = configuration
         self.logger = logger
+        let coordinator = transport.map {
+            DecisionCoordinator(transport: $0, configuration: configuration.filtering, logger: logger)
+        }
+        self.coordinator = coordinator
         self.queue = DeliveryQueue(maximumContentBytes: configuration.delivery.memoryBytes)
         let fileThreadPool = NIOThreadPool(numberOfThreads: configuration.fileThreads)
         fileThreadPool.start()
@@ -54,7 +69,9 @@ public final class FilterServer: Service, Sendable {
         self.smtpServer = SMTPServer(
             configuration: configuration.smtp, receiver: receiver, eventLoopGroup: eventLoopGroup, logger: logger)
         self.lanes = DeliveryLane.make(
-            eventLoopGroup: eventLoopGroup, spool: spool, queue: queue, configuration: configuration, logger: logger)
+            eventLoopGroup: eventLoopGroup, spool: spool, queue: queue,
+            decisions: coordinator.map { DecisionStage(coordinator: $0, configuration: configuration.filtering) },
+            configuration: configuration, logger: logger)
         (self.listeningAddresses, self.listening) = AsyncStream.makeStream(of: SocketAddress.self)
     }
 
@@ -66,6 +83,9 @@ public final class FilterServer: Service, Sendable {
         }
         logger.info("Spool recovered", metadata: ["spool.entries": "\(recovered.count)", "spool.directory": "\(configuration.spoolDirectory)"])
         let control = ControlServer(path: configuration.resolvedControlSocketPath, handler: ControlHandler(server: self), logger: logger)
+        // Replies are taken until delivery has stopped, then the consumer is cancelled.
+        let replies = coordinator.map { coordinator in Task { await self.consumeReplies(coordinator) } }
+        defer { replies?.cancel() }
 
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -103,6 +123,20 @@ public final class FilterServer: Service, Sendable {
         try? await fileThreadPool.shutdownGracefully()
         listening.finish()
         logger.info("Server stopped; undelivered messages stay in the spool")
+    }
+
+    /// Takes replies until the server stops. A reply stream that ends with an error (the
+    /// transport gave up) is logged and opened again after a pause; until then, owners'
+    /// questions run into their deadlines and get the fallback action.
+    private func consumeReplies(_ coordinator: DecisionCoordinator) async {
+        while !Task.isCancelled {
+            do {
+                try await coordinator.consumeReplies()
+            } catch {
+                logger.error("Reply consumer stopped; restarting it", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 
     /// Moves deferred messages whose retry time has come back to the ready list.
@@ -145,7 +179,7 @@ struct DeliveryLane: Sendable {
 
     /// Spreads `configuration.delivery.concurrency` workers over the group's event loops.
     static func make(
-        eventLoopGroup: any EventLoopGroup, spool: Spool, queue: DeliveryQueue,
+        eventLoopGroup: any EventLoopGroup, spool: Spool, queue: DeliveryQueue, decisions: DecisionStage?,
         configuration: FilterServerConfiguration, logger: Logger
     ) -> [DeliveryLane] {
         var loops: [any EventLoop] = []
@@ -159,7 +193,9 @@ struct DeliveryLane: Sendable {
             clientConfiguration.maximumIdleConnections = max(1, workers)
             let client = SMTPClient(configuration: clientConfiguration, eventLoopGroup: loop)
             return DeliveryLane(
-                agent: DeliveryAgent(spool: spool, queue: queue, client: client, configuration: configuration, logger: logger),
+                agent: DeliveryAgent(
+                    spool: spool, queue: queue, client: client, decisions: decisions, configuration: configuration,
+                    logger: logger),
                 executor: EventLoopTaskExecutor(loop), workers: workers)
         }
     }

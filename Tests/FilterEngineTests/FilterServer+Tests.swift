@@ -1,4 +1,5 @@
 import FilterCore
+import FilterProcessors
 import FilterSMTP
 import Foundation
 import Logging
@@ -58,22 +59,28 @@ private final class MemoryNextHop: SMTPMessageReceiver, Sendable {
     }
 
     private func makeServer(nextHopPort: Int, spool: String) throws -> FilterServer {
+        try FilterServer(configuration: configuration(nextHopPort: nextHopPort, spool: spool), logger: logger)
+    }
+
+    private func configuration(nextHopPort: Int, spool: String) -> FilterServerConfiguration {
         var configuration = FilterServerConfiguration(hostname: "filter.test")
         configuration.smtp.port = 0
         configuration.nextHop = .init(host: "127.0.0.1", port: nextHopPort)
         configuration.spoolDirectory = spool
         configuration.delivery.minimumBackoff = 0.2
         configuration.delivery.maximumBackoff = 0.5
-        return try FilterServer(configuration: configuration, logger: logger)
+        return configuration
     }
 
-    private func send(to port: Int, subject: String) async throws -> TransactionResult {
+    private func send(
+        to port: Int, subject: String, from sender: String = "a@example.test", recipients: [String] = ["b@example.test"]
+    ) async throws -> TransactionResult {
         let client = SMTPClient(configuration: SMTPClientConfiguration(heloName: "sender.test", port: port))
         defer { Task { await client.shutdown() } }
-        let message = "From: a@example.test\r\nTo: b@example.test\r\nSubject: \(subject)\r\n\r\nHello\r\n"
+        let message = "From: \(sender)\r\nTo: b@example.test\r\nSubject: \(subject)\r\n\r\nHello\r\n"
         return try await client.send(
             OutboundTransaction(
-                mailFrom: "a@example.test", recipients: [EnvelopeRecipient(address: "b@example.test")],
+                mailFrom: sender, recipients: recipients.map { EnvelopeRecipient(address: $0) },
                 client: ClientInfo(name: "origin.example", address: "192.0.2.7"),
                 content: .bytes(ByteBuffer(string: message))),
             logger: logger)
@@ -106,6 +113,36 @@ private final class MemoryNextHop: SMTPMessageReceiver, Sendable {
                 #expect(delivered.first?.1.hasSuffix("Subject: engine test\r\n\r\nHello\r\n") == true)
                 try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
                 #expect(try SpoolInspector(directory: spool).entries().isEmpty)
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// The embedded default: alice's pipeline blocks a sender, bob's passes everything, carol
+    /// has no client. One message to all three reaches bob and carol only; alice's copy is
+    /// denied and the spool ends empty.
+    @Test func embeddedFilterAppliesEachOwnersDecision() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-embedded-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        try await withNextHop { hop, hopPort in
+            let filter = try EmbeddedFilter(
+                server: configuration(nextHopPort: hopPort, spool: spool),
+                clients: [
+                    .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([try SenderBlockList(blocking: ["@spam.example"])])),
+                    .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([])),
+                ],
+                logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await filter.run() }
+                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
+                let port = await addresses.next()!.port!
+                let recipients = ["Alice+news@example.com", "bob@example.com", "carol@example.com"]
+                let result = try await send(to: port, subject: "embedded", from: "bulk@spam.example", recipients: recipients)
+                #expect(result.dataReply?.code == 250)
+                try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
+                #expect(try SpoolInspector(directory: spool).entries().isEmpty)
+                let delivered = hop.messages.withLockedValue { $0 }
+                #expect(delivered.flatMap { $0.0.recipients.map(\.address) }.sorted() == ["bob@example.com", "carol@example.com"])
                 group.cancelAll()
             }
         }

@@ -68,6 +68,15 @@ public struct RecipientDelivery: Codable, Sendable, Hashable {
     }
 }
 
+extension RecipientDelivery {
+    /// Records a new state and detail, keeping the request id and the decision.
+    public mutating func record(_ state: RecipientState, detail: String?, at date: Date) {
+        self.state = state
+        self.detail = detail
+        self.updatedAt = date
+    }
+}
+
 /// How the action for one recipient was decided, and what it is.
 public struct RecipientDecision: Codable, Sendable, Hashable {
     /// Who or what decided.
