@@ -46,9 +46,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
         .target(
             name: "FilterQueue",
-            dependencies: ["FilterCore"],
+            dependencies: ["FilterCore", "CRabbitMQ"],
             swiftSettings: strictSettings
         ),
         .target(
