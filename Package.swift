@@ -53,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "FilterQueue",
-            dependencies: ["FilterCore", "CRabbitMQ"],
+            dependencies: ["FilterCore", "CRabbitMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(

@@ -116,6 +116,7 @@ enum AMQPQueueState {
 final class AMQPConnection {
     private let state: amqp_connection_state_t
     private var alive = true
+    private var openChannels: Set<UInt16> = []
     /// The heartbeat the broker and client agreed on, in seconds (0 = none).
     let heartbeatSeconds: Int
     /// The socket's file descriptor, for `poll`.
@@ -180,14 +181,19 @@ final class AMQPConnection {
 
     // MARK: Channels and declarations
 
+    /// Whether a channel is open (opened here and not closed by either side since).
+    func isOpen(_ channel: UInt16) -> Bool { openChannels.contains(channel) }
+
     /// Opens a channel.
     func openChannel(_ channel: UInt16) throws(TransportError) {
         _ = amqp_channel_open(state, channel)
         try check(amqp_get_rpc_reply(state), channel: channel, doing: "opening channel \(channel)")
+        openChannels.insert(channel)
     }
 
     /// Closes a channel (best effort).
     func closeChannel(_ channel: UInt16) {
+        openChannels.remove(channel)
         guard alive else { return }
         let reply = amqp_channel_close(state, channel, Int32(AMQPReplyCode.replySuccess))
         if reply.reply_type != AMQP_RESPONSE_NORMAL { try? check(reply, channel: channel, doing: "closing a channel") }
@@ -415,6 +421,7 @@ final class AMQPConnection {
     }
 
     private func answerChannelClose(_ channel: UInt16) {
+        openChannels.remove(channel)
         var closeOk = amqp_channel_close_ok_t(dummy: 0)
         if amqp_send_method(state, channel, AMQPMethod.channelCloseOk, &closeOk) != AMQP_STATUS_OK.rawValue {
             alive = false
