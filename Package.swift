@@ -115,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FilterQueueTests",
-            dependencies: ["FilterQueue"],
+            dependencies: ["FilterQueue", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -515,10 +515,31 @@ final class AMQPConnection {
         if status == AMQP_STATUS_TIMEOUT.rawValue {
             return TransportError(.connectionFailed, "the broker at \(target) is unreachable: no answer within the connection timeout")
         }
-        if errno == ECONNREFUSED {
+        // rabbitmq-c reports every socket failure alike (its errno is lost by then): connect
+        // once more by hand to tell "refused" from "unreachable" for the operator.
+        switch probeConnect(host: url.host, port: url.port, timeout: url.connectionTimeout) {
+        case ECONNREFUSED:
             return TransportError(.connectionFailed, "the broker at \(target) refused the connection (nothing listens there)")
+        case EHOSTUNREACH, ENETUNREACH, ETIMEDOUT, EAGAIN, EINPROGRESS:
+            return TransportError(.connectionFailed, "the broker at \(target) is unreachable (no route, or no answer)")
+        default:
+            return TransportError(.connectionFailed, "cannot connect to the broker at \(target): \(reason)")
         }
-        return TransportError(.connectionFailed, "cannot connect to the broker at \(target): \(reason)")
+    }
+
+    /// Connects a plain TCP socket and returns the `errno` of the failure (0 on success).
+    private static func probeConnect(host: String, port: Int, timeout: Duration) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var results: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &results) == 0, let first = results else { return EHOSTUNREACH }
+        defer { freeaddrinfo(results) }
+        let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard descriptor >= 0 else { return errno }
+        defer { Glibc.close(descriptor) }
+        var limit = Self.timeval(timeout)
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<Glibc.timeval>.size))
+        return connect(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 ? 0 : errno
     }
 
     private static func timeval(_ duration: Duration) -> Glibc.timeval {

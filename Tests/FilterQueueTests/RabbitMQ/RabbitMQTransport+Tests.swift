@@ -1,0 +1,307 @@
+import Foundation
+import Testing
+
+@testable import FilterQueue
+
+/// ``RabbitMQTransport`` against the real test node (`FILTER_INTEGRATION=1`).
+@Suite(.enabled(if: TestBroker.enabled), .serialized)
+struct RabbitMQTransportTests {
+    private static let serverID = "test-\(UUID().uuidString.prefix(8).lowercased())"
+
+    private static func request(
+        owner: String, id: String = UUID().uuidString, body: String = "Subject: hi\r\n\r\nhello\r\n",
+        expiration: Duration = .seconds(60)
+    ) -> OutgoingRequest {
+        OutgoingRequest(
+            id: id, owner: owner, serverID: serverID, queueID: "Q\(id.prefix(6))",
+            metadata: #"{"version":1,"id":"\#(id)"}"#, body: Array(body.utf8), expiration: expiration,
+            timestamp: Date(timeIntervalSince1970: 1_790_000_000))
+    }
+
+    @Test func publishedRequestCarriesEveryPropertyOfTheWireProtocol() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner()
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let server = try backend.adminTransport()
+        let request = Self.request(owner: owner, expiration: .milliseconds(45_500))
+
+        #expect(try await server.publish(request) == .accepted)
+        let delivered = try #require(try await server.get(from: Topology.requestQueue(owner: owner)))
+        await server.shutdown()
+
+        #expect(delivered.exchange == "mailfilter.requests")
+        #expect(delivered.routingKey == owner)
+        #expect(delivered.body == request.body)
+        let properties = delivered.properties
+        #expect(properties.deliveryMode == 2)
+        #expect(properties.correlationID == request.id)
+        #expect(properties.replyTo == Self.serverID)
+        #expect(properties.expiration == "45500")
+        #expect(properties.messageID == request.queueID)
+        #expect(properties.timestamp == 1_790_000_000)
+        #expect(properties.type == "mailfilter.request.v1")
+        #expect(properties.contentType == "message/rfc822")
+        #expect(properties.headers == ["x-mailfilter-request": request.metadata])
+        #expect(properties.userID == nil)
+    }
+
+    @Test func roundTripRequestToReply() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner()
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let server = try backend.adminTransport()
+        let client = try await backend.client(owner: owner)
+        let replies = try await server.replies(serverID: Self.serverID)
+        let requests = try await client.requests(owner: owner, prefetch: 4)
+        let request = Self.request(owner: owner)
+
+        #expect(try await server.publish(request) == .accepted)
+        let delivered = try #require(try await collect(1, from: requests).first)
+        #expect(delivered.id == request.id)
+        #expect(delivered.replyTo == Self.serverID)
+        #expect(delivered.queueID == request.queueID)
+        #expect(delivered.metadata == request.metadata)
+        #expect(delivered.body == request.body)
+        #expect(delivered.redelivered == false)
+
+        let body = Array(#"{"version":1,"id":"\#(request.id)","action":"pass"}"#.utf8)
+        try await client.reply(OutgoingReply(id: request.id, serverID: Self.serverID, body: body), to: delivered)
+        let reply = try #require(try await collect(1, from: replies).first)
+        #expect(reply.correlationID == request.id)
+        #expect(reply.userID == owner)
+        #expect(reply.type == "mailfilter.reply.v1")
+        #expect(reply.body == body)
+        try await server.acknowledge(reply)
+
+        // The request was acknowledged after the confirmed reply: nothing is left for a new client.
+        await client.shutdown()
+        let second = try await backend.client(owner: owner)
+        let again = try await second.requests(owner: owner, prefetch: 4)
+        await #expect(throws: CollectTimeout.self) { try await collect(1, from: again, within: .seconds(1)) }
+        await second.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func replyIsPersistentJSONWithTheLoginUserAsUserID() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("bob")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let serverID = "props-\(UUID().uuidString.prefix(8).lowercased())"
+        let server = try backend.adminTransport()
+        // Declares and binds the reply queue; the consumer stops with the stream.
+        _ = try await server.replies(serverID: serverID)
+        await server.shutdown()
+
+        let client = try await backend.client(owner: owner) as! RabbitMQTransport
+        let requests = try await client.requests(owner: owner, prefetch: 1)
+        let admin = try backend.adminTransport()
+        var request = Self.request(owner: owner)
+        request.serverID = serverID
+        #expect(try await admin.publish(request) == .accepted)
+        let delivered = try #require(try await collect(1, from: requests).first)
+        try await client.reply(OutgoingReply(id: request.id, serverID: serverID, body: Array("{}".utf8)), to: delivered)
+
+        let reply = try #require(try await admin.get(from: Topology.replyQueue(serverID: serverID)))
+        #expect(reply.exchange == "mailfilter.replies")
+        #expect(reply.routingKey == serverID)
+        #expect(reply.properties.userID == owner)
+        #expect(reply.properties.deliveryMode == 2)
+        #expect(reply.properties.contentType == "application/json")
+        #expect(reply.properties.type == "mailfilter.reply.v1")
+        #expect(reply.properties.correlationID == request.id)
+        try await admin.deleteQueue(Topology.replyQueue(serverID: serverID))
+        await admin.shutdown()
+        await client.shutdown()
+    }
+
+    @Test func requestToAnOwnerWithoutQueueIsUnroutable() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let server = try backend.adminTransport()
+        #expect(try await server.publish(Self.request(owner: RabbitMQBackend.uniqueOwner("nobody"))) == .unroutable)
+        // The transport goes on working after a return.
+        let owner = RabbitMQBackend.uniqueOwner()
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        #expect(try await server.publish(Self.request(owner: owner)) == .accepted)
+        await server.shutdown()
+    }
+
+    @Test func requestToAFullQueueIsRejected() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("full")
+        try await backend.subscribe(owner: owner, maxLengthBytes: 1000)
+        let server = try backend.adminTransport()
+        // reject-publish refuses a message that would take the queue past its limit.
+        let body = String(repeating: "x", count: 600)
+        #expect(try await server.publish(Self.request(owner: owner, body: body)) == .accepted)
+        #expect(try await server.publish(Self.request(owner: owner, body: body)) == .rejected)
+        #expect(try await server.publish(Self.request(owner: owner, body: String(body.prefix(300)))) == .accepted)
+        #expect(try await server.subscription(of: owner) == .offline)
+        await server.shutdown()
+    }
+
+    @Test func subscriptionIsNoneOfflineOrOnline() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner()
+        let server = try backend.adminTransport()
+        #expect(try await server.subscription(of: owner) == .none)
+        // The 404 closed the declaration channel; it is reopened for the next call.
+        #expect(try await server.subscription(of: owner) == .none)
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        #expect(try await server.subscription(of: owner) == .offline)
+        let client = try await backend.client(owner: owner)
+        let requests = try await client.requests(owner: owner, prefetch: 1)
+        #expect(try await server.subscription(of: owner) == .online(consumers: 1))
+        _ = requests
+        await client.shutdown()
+        #expect(try await eventually { try await server.subscription(of: owner) == .offline })
+        await server.shutdown()
+    }
+
+    @Test func manyRequestsAreConfirmedPipelined() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("many")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let server = try backend.adminTransport()
+        let count = 500
+        let started = ContinuousClock.now
+        let outcomes = try await withThrowingTaskGroup(of: PublishOutcome.self) { group in
+            for _ in 0..<count {
+                group.addTask { try await server.publish(Self.request(owner: owner)) }
+            }
+            return try await group.reduce(into: [PublishOutcome]()) { $0.append($1) }
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(outcomes.count == count)
+        #expect(outcomes.allSatisfy { $0 == .accepted })
+        // One by one, each confirm costs a round trip and an fsync; pipelined they share them.
+        #expect(elapsed < .seconds(20))
+        let client = try await backend.client(owner: owner)
+        let requests = try await client.requests(owner: owner, prefetch: count)
+        #expect(try await collect(count, from: requests, within: .seconds(20)).count == count)
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func unacknowledgedRequestsAreRedeliveredAfterAClientShutsDown() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("redeliver")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let server = try backend.adminTransport()
+        let ids = (0..<3).map { _ in UUID().uuidString }
+        for id in ids { #expect(try await server.publish(Self.request(owner: owner, id: id)) == .accepted) }
+
+        let first = try await backend.client(owner: owner)
+        let firstDeliveries = try await collect(3, from: try await first.requests(owner: owner, prefetch: 10))
+        #expect(firstDeliveries.map { $0.redelivered } == [false, false, false])
+        await first.shutdown()
+
+        let second = try await backend.client(owner: owner)
+        let again = try await collect(3, from: try await second.requests(owner: owner, prefetch: 10))
+        #expect(Set(again.compactMap(\.id)) == Set(ids))
+        #expect(again.allSatisfy { $0.redelivered })
+        // A receipt from the first client's connection cannot acknowledge anything now.
+        try await second.reply(
+            OutgoingReply(id: ids[0], serverID: Self.serverID, body: Array("{}".utf8)), to: firstDeliveries[0])
+        await second.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func wrongPasswordIsAnAuthenticationFailure() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let transport = RabbitMQTransport(
+            url: try RabbitMQBackend.url(user: TestBroker.adminUser, password: backend.adminPassword + "-wrong"),
+            logger: RabbitMQBackend.logger)
+        await #expect {
+            try await transport.connect()
+        } throws: { error in
+            (error as? TransportError)?.code == .authenticationFailed
+                && !"\(error)".contains(backend.adminPassword)
+        }
+        await #expect {
+            try await transport.publish(Self.request(owner: "x@example.com"))
+        } throws: { error in
+            (error as? TransportError)?.code == .authenticationFailed
+        }
+        await transport.shutdown()
+    }
+
+    @Test func closedPortIsAConnectionFailureSayingRefused() async throws {
+        let transport = RabbitMQTransport(url: try AMQPURL("amqp://u:p@127.0.0.1:1/"), logger: RabbitMQBackend.logger)
+        await #expect {
+            try await transport.connect()
+        } throws: { error in
+            guard let error = error as? TransportError else { return false }
+            return error.code == .connectionFailed && error.message.contains("refused")
+        }
+    }
+
+    @Test func clientCannotConsumeAnotherOwnersQueue() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let alice = RabbitMQBackend.uniqueOwner("alice")
+        let bob = RabbitMQBackend.uniqueOwner("bob")
+        try await backend.subscribe(owner: alice, maxLengthBytes: nil)
+        try await backend.subscribe(owner: bob, maxLengthBytes: nil)
+        let client = try await backend.client(owner: alice)
+        await #expect {
+            _ = try await client.requests(owner: bob, prefetch: 1)
+        } throws: { error in
+            (error as? TransportError)?.code == .accessRefused
+        }
+        // The refused channel does not spoil the connection: alice's own queue still works.
+        _ = try await client.requests(owner: alice, prefetch: 1)
+        await client.shutdown()
+    }
+
+    @Test func afterShutdownCallsThrowClosedAndStreamsFinish() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner()
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let client = try await backend.client(owner: owner)
+        let requests = try await client.requests(owner: owner, prefetch: 1)
+        await client.shutdown()
+        var iterator = requests.makeAsyncIterator()
+        #expect(try await iterator.next() == nil)
+        await #expect {
+            try await client.subscription(of: owner)
+        } throws: { error in
+            (error as? TransportError)?.code == .closed
+        }
+    }
+}
+
+/// A stream gave fewer elements than expected in time.
+struct CollectTimeout: Error {}
+
+/// The first `count` elements of a stream, or ``CollectTimeout``.
+func collect<Element: Sendable>(
+    _ count: Int, from stream: AsyncThrowingStream<Element, any Error>, within limit: Duration = .seconds(10)
+) async throws -> [Element] {
+    try await withThrowingTaskGroup(of: [Element]?.self) { group in
+        group.addTask {
+            var elements: [Element] = []
+            for try await element in stream {
+                elements.append(element)
+                if elements.count == count { break }
+            }
+            return elements.count == count ? elements : nil
+        }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        let first = try await group.next() ?? nil
+        group.cancelAll()
+        guard let first else { throw CollectTimeout() }
+        return first
+    }
+}
+
+/// Whether `condition` becomes true within `limit`, checked every 100 ms.
+func eventually(within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return false
+}
