@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 
 @testable import FilterQueue
@@ -276,14 +277,22 @@ struct CollectTimeout: Error {}
 func collect<Element: Sendable>(
     _ count: Int, from stream: AsyncThrowingStream<Element, any Error>, within limit: Duration = .seconds(10)
 ) async throws -> [Element] {
+    try await collect(from: stream, within: limit) { $0.count == count }
+}
+
+/// The elements of a stream up to the first point where `done` holds for them, or ``CollectTimeout``.
+func collect<Element: Sendable>(
+    from stream: AsyncThrowingStream<Element, any Error>, within limit: Duration,
+    until done: @escaping @Sendable ([Element]) -> Bool
+) async throws -> [Element] {
     try await withThrowingTaskGroup(of: [Element]?.self) { group in
         group.addTask {
             var elements: [Element] = []
             for try await element in stream {
                 elements.append(element)
-                if elements.count == count { break }
+                if done(elements) { return elements }
             }
-            return elements.count == count ? elements : nil
+            return nil
         }
         group.addTask {
             try await Task.sleep(for: limit)
@@ -304,4 +313,184 @@ func eventually(within limit: Duration = .seconds(10), _ condition: () async thr
         try await Task.sleep(for: .milliseconds(100))
     }
     return false
+}
+
+/// Connection losses, forced by the broker closing a user's connections (never by stopping the
+/// shared node).
+@Suite(.enabled(if: TestBroker.enabled), .serialized)
+struct RabbitMQReconnectionTests {
+    private static let serverID = "reconnect-\(UUID().uuidString.prefix(8).lowercased())"
+
+    private static func request(owner: String, id: String = UUID().uuidString) -> OutgoingRequest {
+        OutgoingRequest(
+            id: id, owner: owner, serverID: serverID, queueID: "Q1", metadata: "{}", body: Array("x".utf8),
+            expiration: .seconds(120), timestamp: Date())
+    }
+
+    @Test func clientStreamSurvivesALostConnectionAndGetsUnacknowledgedRequestsAgain() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("survivor")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let server = try backend.adminTransport()
+        let client = try await backend.client(owner: owner)
+        let requests = try await client.requests(owner: owner, prefetch: 10)
+        let first = Self.request(owner: owner)
+        #expect(try await server.publish(first) == .accepted)
+        let before = try #require(try await collect(1, from: requests).first)
+        #expect(before.id == first.id && !before.redelivered)
+
+        try TestBroker.ctl(["close_all_user_connections", owner, "test: connection loss"])
+        let second = Self.request(owner: owner)
+        #expect(try await server.publish(second) == .accepted)
+        let after = try await collect(2, from: requests, within: .seconds(20))
+        let again = try #require(after.first { $0.id == first.id })
+        #expect(again.redelivered)
+        #expect(again.receipt.connection != before.receipt.connection)
+        #expect(after.contains { $0.id == second.id })
+
+        // The stale receipt acknowledges nothing; the current ones do.
+        let reply = Array("{}".utf8)
+        try await client.reply(OutgoingReply(id: first.id, serverID: Self.serverID, body: reply), to: before)
+        for delivered in after {
+            try await client.reply(OutgoingReply(id: delivered.id ?? "", serverID: Self.serverID, body: reply), to: delivered)
+        }
+        await client.shutdown()
+        #expect(try await server.subscription(of: owner) == .offline)
+        let check = try await backend.client(owner: owner)
+        await #expect(throws: CollectTimeout.self) {
+            try await collect(1, from: try await check.requests(owner: owner, prefetch: 1), within: .seconds(1))
+        }
+        await check.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func authenticationFailureOnReconnectEndsTheStream() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("revoked")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let client = try await backend.client(owner: owner)
+        let requests = try await client.requests(owner: owner, prefetch: 1)
+        try TestBroker.ctl(["change_password", owner, "changed-\(UUID().uuidString)"])
+        try TestBroker.ctl(["close_all_user_connections", owner, "test: password changed"])
+        await #expect {
+            _ = try await collect(1, from: requests, within: .seconds(20))
+        } throws: { error in
+            (error as? TransportError)?.code == .authenticationFailed
+        }
+        await client.shutdown()
+    }
+
+    @Test func publishesInFlightWhenTheConnectionDiesAreSentAgain() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("inflight")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        // A server user of this test alone, so closing its connections disturbs nobody else.
+        let serverUser = "server-\(UUID().uuidString.prefix(8).lowercased())"
+        try TestBroker.ctl(["add_user", serverUser, RabbitMQBackend.password(of: serverUser)])
+        try TestBroker.ctl(["set_permissions", "-p", "/", serverUser, ".*", ".*", ".*"])
+        let log = LogRecorder()
+        let server = RabbitMQTransport(
+            url: try RabbitMQBackend.url(user: serverUser, password: RabbitMQBackend.password(of: serverUser)),
+            logger: Logger(label: "filter.queue.test") { _ in log })
+        try await server.connect()
+
+        let closed = Flag()
+        let ids = try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var sent: [String] = []
+                    var extra = 0
+                    while extra < 20 {
+                        if closed.isSet { extra += 1 }
+                        let request = Self.request(owner: owner)
+                        let outcome = try await server.publish(request)
+                        #expect(outcome == .accepted)
+                        sent.append(request.id)
+                    }
+                    return sent
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(200))
+                try TestBroker.ctl(["close_all_user_connections", serverUser, "test: publisher connection loss"])
+                closed.set()
+                return []
+            }
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        await server.shutdown()
+        #expect(log.messages.contains("lost the broker connection"))
+        #expect(log.messages.contains("reconnected to the broker"))
+
+        // At least once: every confirmed request is in the queue (a re-sent one may be twice).
+        // Prefetch 0 is AMQP's "no limit": the test holds every request unacknowledged.
+        let client = try await backend.client(owner: owner)
+        let wanted = Set(ids)
+        let requests = try await client.requests(owner: owner, prefetch: 0)
+        let delivered = try await collect(from: requests, within: .seconds(30)) { seen in
+            Set(seen.compactMap(\.id)).isSuperset(of: wanted)
+        }
+        let missing = wanted.subtracting(delivered.compactMap(\.id)).count
+        #expect(missing == 0, "\(ids.count) confirmed, \(delivered.count) delivered")
+        await client.shutdown()
+        try TestBroker.ctl(["delete_user", serverUser])
+    }
+
+    @Test func idleConnectionIsKeptAliveByHeartbeats() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("idle")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        var url = try RabbitMQBackend.url(user: owner, password: RabbitMQBackend.password(of: owner))
+        url.heartbeatSeconds = 1
+        let client = RabbitMQTransport(url: url, logger: RabbitMQBackend.logger)
+        _ = try await client.requests(owner: owner, prefetch: 1)
+        let before = try Self.connectionPorts(of: owner)
+        #expect(before.count == 1)
+        // Without heartbeats from the loop the broker closes the connection after 2 missed ones.
+        try await Task.sleep(for: .seconds(5))
+        #expect(try Self.connectionPorts(of: owner) == before)
+        await client.shutdown()
+    }
+
+    private static func connectionPorts(of user: String) throws -> Set<String> {
+        let listing = try TestBroker.ctl(["-q", "list_connections", "user", "peer_port"])
+        return Set(
+            listing.split(separator: "\n").compactMap { line -> String? in
+                let fields = line.split(separator: "\t")
+                return fields.count == 2 && fields[0] == user ? String(fields[1]) : nil
+            })
+    }
+}
+
+/// A flag set once, read from many tasks.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    /// Whether it was set.
+    var isSet: Bool { lock.withLock { value } }
+
+    /// Sets it.
+    func set() { lock.withLock { value = true } }
+}
+
+/// A log handler that keeps the messages logged through it, for tests.
+final class LogRecorder: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [String] = []
+
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// The messages logged so far.
+    var messages: [String] { lock.withLock { recorded } }
+
+    func log(event: LogEvent) {
+        lock.withLock { recorded.append(event.message.description) }
+    }
 }
