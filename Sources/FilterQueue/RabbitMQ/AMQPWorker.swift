@@ -194,13 +194,30 @@ final class AMQPWorker: @unchecked Sendable {
     }
 
     /// Acknowledges a delivery identified by its consumer session and tag. Returns false, and
-    /// does nothing, when the session has ended (the delivery died with its channel).
+    /// does nothing, when the session has ended (the delivery died with its channel or
+    /// connection, and the broker delivers it again).
     func acknowledge(session: UInt64, deliveryTag: UInt64) async throws(TransportError) -> Bool {
-        try await perform { connection throws(TransportError) in
-            guard let consumer = self.consumers.first(where: { $0.session == session }) else { return false }
-            try connection.acknowledge(channel: consumer.channel, deliveryTag: deliveryTag)
-            return true
+        let result: Result<Bool, TransportError> = await withCheckedContinuation { continuation in
+            submit(
+                Command(
+                    run: { worker in
+                        guard let connection = worker.connection, connection.isAlive,
+                            let consumer = worker.consumers.first(where: { $0.session == session })
+                        else {
+                            continuation.resume(returning: .success(false))
+                            return
+                        }
+                        do throws(TransportError) {
+                            try connection.acknowledge(channel: consumer.channel, deliveryTag: deliveryTag)
+                            continuation.resume(returning: .success(true))
+                        } catch {
+                            continuation.resume(returning: .failure(error))
+                            worker.lose(error)
+                        }
+                    },
+                    fail: { continuation.resume(returning: .failure($0)) }))
         }
+        return try result.get()
     }
 
     // MARK: Thread

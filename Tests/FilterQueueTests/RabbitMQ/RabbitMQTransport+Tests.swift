@@ -494,3 +494,136 @@ final class LogRecorder: LogHandler, @unchecked Sendable {
         lock.withLock { recorded.append(event.message.description) }
     }
 }
+
+/// TLS (`amqps://`) with CA and host-name verification, through a TLS front (socat) to the
+/// shared node, whose certificate a CA made for the test signs for `localhost` only. The node
+/// itself is left alone: other checkouts share it.
+@Suite(.enabled(if: TestBroker.enabled), .serialized)
+struct RabbitMQTLSTests {
+    @Test func verifiedTLSConnectsAndAWrongHostNameOrUnknownCAIsRefused() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let front = try TLSFront()
+        defer { front.stop() }
+        let password = backend.adminPassword
+        func url(_ host: String, _ options: String) throws -> AMQPURL {
+            var url = try AMQPURL("amqps://\(host):\(front.port)/%2F?\(options)", password: password)
+            url.user = TestBroker.adminUser
+            url.password = password
+            return url
+        }
+
+        let verified = RabbitMQTransport(url: try url("localhost", "cacertfile=\(front.caFile)"), logger: RabbitMQBackend.logger)
+        #expect(try await verified.subscription(of: RabbitMQBackend.uniqueOwner("tls")) == .none)
+        await verified.shutdown()
+
+        for (host, options) in [("127.0.0.1", "cacertfile=\(front.caFile)"), ("localhost", "")] {
+            let refused = RabbitMQTransport(url: try url(host, options), logger: RabbitMQBackend.logger)
+            await #expect {
+                try await refused.connect()
+            } throws: { error in
+                (error as? TransportError)?.code == .tls
+            }
+            await refused.shutdown()
+        }
+
+        let unverified = RabbitMQTransport(url: try url("127.0.0.1", "verify=verify_none"), logger: RabbitMQBackend.logger)
+        try await unverified.connect()
+        await unverified.shutdown()
+    }
+}
+
+/// A CA, a certificate for `localhost` signed by it, and socat terminating TLS with it on a
+/// free loopback port in front of the test node.
+final class TLSFront {
+    let port: Int
+    let caFile: String
+    private let directory: URL
+    private let process: Process
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("filter-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.path
+        caFile = path + "/ca.pem"
+        try Self.run(
+            "/usr/bin/openssl",
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=filter test CA",
+             "-keyout", path + "/ca.key", "-out", caFile])
+        try Self.run(
+            "/usr/bin/openssl",
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", path + "/server.key",
+             "-out", path + "/server.csr"])
+        try "subjectAltName=DNS:localhost\n".write(toFile: path + "/san.ext", atomically: true, encoding: .utf8)
+        try Self.run(
+            "/usr/bin/openssl",
+            ["x509", "-req", "-in", path + "/server.csr", "-CA", caFile, "-CAkey", path + "/ca.key", "-CAcreateserial",
+             "-days", "1", "-extfile", path + "/san.ext", "-out", path + "/server.pem"])
+        port = try Self.freePort()
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+        process.arguments = [
+            "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(path)/server.pem,key=\(path)/server.key,verify=0",
+            "TCP:127.0.0.1:\(TestBroker.amqpPort)",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try Self.waitForListener(port: port)
+    }
+
+    /// Stops socat and removes the certificates.
+    func stop() {
+        // socat waits for its forked connections on SIGTERM; nothing of it needs to survive.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private static func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestBrokerError("\(executable) \(arguments.first ?? "") exited with \(process.terminationStatus)")
+        }
+    }
+
+    private static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw TestBrokerError("no free loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func waitForListener(port: Int) throws {
+        for _ in 0..<100 {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            close(descriptor)
+            if connected { return }
+            usleep(50_000)
+        }
+        throw TestBrokerError("socat does not listen on \(port)")
+    }
+}
