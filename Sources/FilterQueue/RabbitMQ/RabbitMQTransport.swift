@@ -118,7 +118,7 @@ public actor RabbitMQTransport: FilterTransport {
     // MARK: Client side
 
     /// Consumes `mailfilter.user.<owner>` (shared with the owner's other clients) with at most
-    /// `prefetch` unacknowledged requests.
+    /// `prefetch` unacknowledged requests (`basic.qos`; 0 means no limit, as in AMQP).
     public func requests(owner: String, prefetch: Int) async throws(TransportError) -> AsyncThrowingStream<DeliveredRequest, any Error> {
         try await stream(queue: try Self.requestQueue(owner: owner), binding: nil, exclusive: false, prefetch: prefetch) {
             delivery, session in
