@@ -495,8 +495,9 @@ final class LogRecorder: LogHandler, @unchecked Sendable {
     }
 }
 
-/// TLS (`amqps://`) with CA and host-name verification, through a TLS front (socat) to the
-/// shared node, whose certificate a CA made for the test signs for `localhost` only. The node
+/// TLS (`amqps://`) with CA and host-name verification, through a TLS front (a few lines of
+/// Python's `ssl`) to the shared node, whose certificate a CA made for the test signs for
+/// `localhost` only. The node
 /// itself is left alone: other checkouts share it.
 @Suite(.enabled(if: TestBroker.enabled), .serialized)
 struct RabbitMQTLSTests {
@@ -532,13 +533,46 @@ struct RabbitMQTLSTests {
     }
 }
 
-/// A CA, a certificate for `localhost` signed by it, and socat terminating TLS with it on a
-/// free loopback port in front of the test node.
+/// A CA, a certificate for `localhost` signed by it, and a TLS front with it on a free loopback
+/// port that forwards to the test node (Python's `ssl`, since python3 is a dependency already).
 final class TLSFront {
     let port: Int
     let caFile: String
     private let directory: URL
     private let process: Process
+
+    /// Accepts on a free port (printed first), terminates TLS, and pipes each connection to
+    /// the broker on two threads.
+    private static let proxy = """
+        import socket, ssl, sys, threading
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[1], sys.argv[2])
+        listener = socket.create_server(("127.0.0.1", 0))
+        print(listener.getsockname()[1], flush=True)
+        def pipe(source, target):
+            try:
+                while data := source.recv(65536):
+                    target.sendall(data)
+            except OSError:
+                pass
+            for end in (source, target):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        def serve(client):
+            try:
+                secure = context.wrap_socket(client, server_side=True)
+            except (OSError, ssl.SSLError):
+                client.close()
+                return
+            broker = socket.create_connection(("127.0.0.1", int(sys.argv[3])))
+            threading.Thread(target=pipe, args=(secure, broker), daemon=True).start()
+            pipe(broker, secure)
+        while True:
+            connection, _ = listener.accept()
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+        """
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("filter-tls-\(UUID().uuidString)")
@@ -558,22 +592,28 @@ final class TLSFront {
             "/usr/bin/openssl",
             ["x509", "-req", "-in", path + "/server.csr", "-CA", caFile, "-CAkey", path + "/ca.key", "-CAcreateserial",
              "-days", "1", "-extfile", path + "/san.ext", "-out", path + "/server.pem"])
-        port = try Self.freePort()
         process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
-            "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(path)/server.pem,key=\(path)/server.key,verify=0",
-            "TCP:127.0.0.1:\(TestBroker.amqpPort)",
+            "python3", "-c", Self.proxy, path + "/server.pem", path + "/server.key", String(TestBroker.amqpPort),
         ]
-        process.standardOutput = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        try Self.waitForListener(port: port)
+        var line = Data()
+        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
+            line.append(byte)
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestBrokerError("the TLS front did not start")
+        }
+        self.port = port
     }
 
-    /// Stops socat and removes the certificates.
+    /// Stops the TLS front and removes the certificates.
     func stop() {
-        // socat waits for its forked connections on SIGTERM; nothing of it needs to survive.
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: directory)
@@ -590,40 +630,5 @@ final class TLSFront {
         guard process.terminationStatus == 0 else {
             throw TestBrokerError("\(executable) \(arguments.first ?? "") exited with \(process.terminationStatus)")
         }
-    }
-
-    private static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestBrokerError("no free loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func waitForListener(port: Int) throws {
-        for _ in 0..<100 {
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
-            }
-            close(descriptor)
-            if connected { return }
-            usleep(50_000)
-        }
-        throw TestBrokerError("socat does not listen on \(port)")
     }
 }
