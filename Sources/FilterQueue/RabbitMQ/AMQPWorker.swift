@@ -28,13 +28,27 @@ final class AMQPWorker: @unchecked Sendable {
 
     private final class PendingPublish {
         let message: AMQPOutgoingMessage
-        let completion: (Result<PublishOutcome, TransportError>) -> Void
+        let deadline: ContinuousClock.Instant
+        private var completion: ((Result<PublishOutcome, TransportError>) -> Void)?
         var deliveryTag: UInt64 = 0
         var returned = false
 
-        init(message: AMQPOutgoingMessage, completion: @escaping (Result<PublishOutcome, TransportError>) -> Void) {
+        init(
+            message: AMQPOutgoingMessage, deadline: ContinuousClock.Instant,
+            completion: @escaping (Result<PublishOutcome, TransportError>) -> Void
+        ) {
             self.message = message
+            self.deadline = deadline
             self.completion = completion
+        }
+
+        /// Whether the caller still waits for the outcome.
+        var isWaiting: Bool { completion != nil }
+
+        /// Hands the caller its outcome; later outcomes (a confirm after a timeout) are dropped.
+        func complete(_ result: Result<PublishOutcome, TransportError>) {
+            completion?(result)
+            completion = nil
         }
     }
 
@@ -139,7 +153,10 @@ final class AMQPWorker: @unchecked Sendable {
             submit(
                 Command(
                     run: { worker in
-                        worker.enqueue(PendingPublish(message: message, completion: { continuation.resume(returning: $0) }))
+                        worker.enqueue(
+                            PendingPublish(
+                                message: message, deadline: .now + worker.configuration.publishTimeout,
+                                completion: { continuation.resume(returning: $0) }))
                     },
                     fail: { continuation.resume(returning: .failure($0)) }))
         }
@@ -275,6 +292,7 @@ final class AMQPWorker: @unchecked Sendable {
         var nextAttempt = ContinuousClock.now
         while !lock.withLock({ stopRequested }) {
             runCommands()
+            expirePublishes()
             if let connection, connection.isAlive {
                 do throws(TransportError) {
                     try pump(connection)
@@ -285,7 +303,7 @@ final class AMQPWorker: @unchecked Sendable {
                 continue
             }
             if ContinuousClock.now < nextAttempt {
-                wakeup.wait(socket: nil, timeout: nextAttempt - .now)
+                wakeup.wait(socket: nil, timeout: min(nextAttempt - .now, Self.publishTimeoutGranularity))
                 continue
             }
             do throws(TransportError) {
@@ -329,7 +347,8 @@ final class AMQPWorker: @unchecked Sendable {
         }
         guard handled == 0, !connection.hasBufferedInput else { return }
         let heartbeat = connection.heartbeatSeconds
-        let sleep: Duration = heartbeat > 0 ? .milliseconds(heartbeat * 500) : .seconds(1)
+        var sleep: Duration = heartbeat > 0 ? .milliseconds(heartbeat * 500) : .seconds(1)
+        if !unconfirmed.isEmpty || !outbox.isEmpty { sleep = min(sleep, Self.publishTimeoutGranularity) }
         wakeup.wait(socket: connection.socketDescriptor, timeout: sleep)
     }
 
@@ -368,7 +387,7 @@ final class AMQPWorker: @unchecked Sendable {
         connection = nil
         logger.info("lost the broker connection", metadata: ["amqp.url": "\(url)", "error": "\(error)"])
         for publish in unconfirmed { publish.returned = false }
-        outbox = unconfirmed + outbox
+        outbox = unconfirmed.filter(\.isWaiting) + outbox
         unconfirmed.removeAll()
         for consumer in consumers { consumer.session = 0 }
     }
@@ -386,7 +405,7 @@ final class AMQPWorker: @unchecked Sendable {
             return taken
         }
         for command in leftover { command.fail(failure) }
-        for publish in unconfirmed + outbox { publish.completion(.failure(failure)) }
+        for publish in unconfirmed + outbox { publish.complete(.failure(failure)) }
         unconfirmed.removeAll()
         outbox.removeAll()
         for consumer in consumers { consumer.finish(error) }
@@ -397,6 +416,26 @@ final class AMQPWorker: @unchecked Sendable {
     }
 
     // MARK: Publishing (thread)
+
+    /// How often, at least, the loop looks for publishes past their deadline.
+    private static let publishTimeoutGranularity: Duration = .milliseconds(250)
+
+    /// Fails the publishes whose caller has waited `publishTimeout`. One not sent yet is
+    /// dropped; one sent stays tracked (its tag keeps the confirm bookkeeping in order), and
+    /// its late confirm is ignored.
+    private func expirePublishes() {
+        let now = ContinuousClock.now
+        let expired = TransportError(
+            .timedOut, "the broker did not confirm the publish within \(configuration.publishTimeout)")
+        for publish in unconfirmed where publish.isWaiting && publish.deadline <= now {
+            publish.complete(.failure(expired))
+        }
+        outbox.removeAll { publish in
+            guard publish.deadline <= now else { return false }
+            publish.complete(.failure(expired))
+            return true
+        }
+    }
 
     private func enqueue(_ publish: PendingPublish) {
         guard let connection, connection.isAlive else {
@@ -431,7 +470,7 @@ final class AMQPWorker: @unchecked Sendable {
         }
         for publish in settled {
             let outcome: PublishOutcome = acknowledged ? (publish.returned ? .unroutable : .accepted) : .rejected
-            publish.completion(.success(outcome))
+            publish.complete(.success(outcome))
         }
     }
 
@@ -506,7 +545,7 @@ final class AMQPWorker: @unchecked Sendable {
             // publishes (re-sending would repeat the error, e.g. a missing exchange).
             let failed = unconfirmed
             unconfirmed.removeAll()
-            for publish in failed { publish.completion(.failure(error)) }
+            for publish in failed { publish.complete(.failure(error)) }
             try connection.openChannel(Self.publishChannel)
             try connection.selectConfirms(channel: Self.publishChannel)
             nextDeliveryTag = 1

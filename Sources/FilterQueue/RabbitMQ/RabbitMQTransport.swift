@@ -29,6 +29,10 @@ public actor RabbitMQTransport: FilterTransport {
         public var replyPrefetch: Int
         /// Frames the loop handles before it looks for new commands again. Default 256.
         public var framesPerTurn: Int
+        /// Longest wait of ``RabbitMQTransport/publish(_:)`` and ``RabbitMQTransport/reply(_:to:)``
+        /// for the broker's verdict, time spent reconnecting included; then they throw
+        /// ``TransportError/Code/timedOut`` (checked every 250 ms). Default 30 s.
+        public var publishTimeout: Duration
 
         /// The defaults.
         public init() {
@@ -37,6 +41,7 @@ public actor RabbitMQTransport: FilterTransport {
             maximumReconnectDelay = .seconds(30)
             replyPrefetch = 256
             framesPerTurn = 256
+            publishTimeout = .seconds(30)
         }
     }
 

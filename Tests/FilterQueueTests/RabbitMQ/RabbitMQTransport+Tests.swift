@@ -207,6 +207,24 @@ struct RabbitMQTransportTests {
         await server.shutdown()
     }
 
+    @Test func publishWithoutVerdictInTimeThrowsTimedOut() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let owner = RabbitMQBackend.uniqueOwner("slow")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        var configuration = RabbitMQTransport.Configuration()
+        configuration.publishTimeout = .zero
+        let server = try backend.adminTransport(configuration: configuration)
+        let request = Self.request(owner: owner)
+        await #expect {
+            try await server.publish(request)
+        } throws: { error in
+            (error as? TransportError)?.code == .timedOut
+        }
+        // It was sent all the same; its late confirm is ignored and the transport goes on.
+        #expect(try await eventually { try await server.get(from: Topology.requestQueue(owner: owner))?.properties.correlationID == request.id })
+        await server.shutdown()
+    }
+
     @Test func wrongPasswordIsAnAuthenticationFailure() async throws {
         let backend = try await RabbitMQBackend.start()
         let transport = RabbitMQTransport(
