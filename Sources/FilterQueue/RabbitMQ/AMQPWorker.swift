@@ -293,7 +293,11 @@ final class AMQPWorker: @unchecked Sendable {
         while !lock.withLock({ stopRequested }) {
             runCommands()
             expirePublishes()
-            if let connection, connection.isAlive {
+            if let connection, !connection.isAlive {
+                // A command found the connection broken without handing it back.
+                lose(TransportError(.connectionFailed, "the connection to \(url) broke"))
+            }
+            if let connection {
                 do throws(TransportError) {
                     try pump(connection)
                 } catch {
