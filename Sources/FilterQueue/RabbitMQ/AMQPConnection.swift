@@ -55,6 +55,15 @@ package struct AMQPOutgoingMessage: Sendable, Hashable {
     package var properties: AMQPProperties
     /// Its body.
     package var body: [UInt8]
+
+    /// Creates a message.
+    package init(exchange: String, routingKey: String, mandatory: Bool, properties: AMQPProperties, body: [UInt8]) {
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.mandatory = mandatory
+        self.properties = properties
+        self.body = body
+    }
 }
 
 /// A message the broker delivered (`basic.deliver`, `basic.get-ok`).

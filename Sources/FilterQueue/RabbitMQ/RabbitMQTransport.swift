@@ -203,6 +203,12 @@ public actor RabbitMQTransport: FilterTransport {
         }
     }
 
+    /// Publishes any message on the confirm channel and waits for the verdict: for tests of
+    /// what the broker refuses (another `user_id`, an exchange without write permission).
+    package func publish(_ message: AMQPOutgoingMessage) async throws(TransportError) -> PublishOutcome {
+        try await worker(.publisher).publish(message)
+    }
+
     /// Takes one message from a queue with `basic.get` (acknowledged at once), with all its
     /// properties, or `nil` when the queue is empty.
     package func get(from queue: String) async throws(TransportError) -> AMQPDelivery? {

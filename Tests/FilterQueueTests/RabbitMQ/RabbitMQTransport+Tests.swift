@@ -271,6 +271,45 @@ struct RabbitMQTransportTests {
         await client.shutdown()
     }
 
+    @Test func brokerRefusesAnotherUserIDAndForeignExchangesAndTheTransportGoesOn() async throws {
+        let backend = try await RabbitMQBackend.start()
+        let alice = RabbitMQBackend.uniqueOwner("alice")
+        let bob = RabbitMQBackend.uniqueOwner("bob")
+        try await backend.subscribe(owner: alice, maxLengthBytes: nil)
+        let client = try await backend.client(owner: alice) as! RabbitMQTransport
+        let reply = AMQPOutgoingMessage(
+            exchange: Topology.replyExchange, routingKey: "gone-\(UUID().uuidString)", mandatory: true,
+            properties: AMQPProperties(correlationID: "r1", userID: bob), body: Array("{}".utf8))
+        // 406 PRECONDITION_FAILED closes the confirm channel; the transport opens it again.
+        await #expect {
+            try await client.publish(reply)
+        } throws: { error in
+            guard let error = error as? TransportError else { return false }
+            return error.code == .protocolError && error.message.contains("406")
+        }
+        var request = reply
+        request.exchange = Topology.requestExchange
+        request.routingKey = bob
+        request.properties.userID = nil
+        await #expect {
+            try await client.publish(request)
+        } throws: { error in
+            (error as? TransportError)?.code == .accessRefused
+        }
+        var defaultExchange = request
+        defaultExchange.exchange = ""
+        defaultExchange.routingKey = try Topology.requestQueue(owner: bob)
+        await #expect {
+            try await client.publish(defaultExchange)
+        } throws: { error in
+            (error as? TransportError)?.code == .accessRefused
+        }
+        var own = reply
+        own.properties.userID = alice
+        #expect(try await client.publish(own) == .unroutable)
+        await client.shutdown()
+    }
+
     @Test func afterShutdownCallsThrowClosedAndStreamsFinish() async throws {
         let backend = try await RabbitMQBackend.start()
         let owner = RabbitMQBackend.uniqueOwner()
