@@ -328,17 +328,17 @@ struct RabbitMQTransportTests {
 }
 
 /// A stream gave fewer elements than expected in time.
-struct CollectTimeout: Error {}
+private struct CollectTimeout: Error {}
 
 /// The first `count` elements of a stream, or ``CollectTimeout``.
-func collect<Element: Sendable>(
+private func collect<Element: Sendable>(
     _ count: Int, from stream: AsyncThrowingStream<Element, any Error>, within limit: Duration = .seconds(10)
 ) async throws -> [Element] {
     try await collect(from: stream, within: limit) { $0.count == count }
 }
 
 /// The elements of a stream up to the first point where `done` holds for them, or ``CollectTimeout``.
-func collect<Element: Sendable>(
+private func collect<Element: Sendable>(
     from stream: AsyncThrowingStream<Element, any Error>, within limit: Duration,
     until done: @escaping @Sendable ([Element]) -> Bool
 ) async throws -> [Element] {
@@ -363,7 +363,7 @@ func collect<Element: Sendable>(
 }
 
 /// Whether `condition` becomes true within `limit`, checked every 100 ms.
-func eventually(within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
+private func eventually(within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
@@ -520,7 +520,7 @@ struct RabbitMQReconnectionTests {
 }
 
 /// A flag set once, read from many tasks.
-final class Flag: @unchecked Sendable {
+private final class Flag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
 
@@ -532,7 +532,7 @@ final class Flag: @unchecked Sendable {
 }
 
 /// A log handler that keeps the messages logged through it, for tests.
-final class LogRecorder: LogHandler, @unchecked Sendable {
+private final class LogRecorder: LogHandler, @unchecked Sendable {
     private let lock = NSLock()
     private var recorded: [String] = []
 
@@ -592,7 +592,7 @@ struct RabbitMQTLSTests {
 
 /// A CA, a certificate for `localhost` signed by it, and a TLS front with it on a free loopback
 /// port that forwards to the test node (Python's `ssl`, since python3 is a dependency already).
-final class TLSFront {
+private final class TLSFront {
     let port: Int
     let caFile: String
     private let directory: URL
