@@ -76,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "filterd",
             dependencies: [
-                "FilterEngine",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterProcessors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "filterctl",
             dependencies: [
-                "FilterEngine",
+                "FilterEngine", "FilterCore", "FilterQueue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

@@ -17,6 +17,7 @@ readonly PACKAGES=(
     librabbitmq-dev      # CRabbitMQ system library target
     rabbitmq-server      # the broker; tests run a private node (scripts/rabbitmq-instance.sh)
     python3-pika         # Examples/python: the second implementation of wire protocol v1
+    python3-jsonschema   # Examples/python/test_protocol.py validates against docs/schema (draft 2020-12)
     libcurl4-openssl-dev # HTTP for processors and webhooks
     procps         # pgrep/ps in tests
     iproute2       # ss for diagnosing port use

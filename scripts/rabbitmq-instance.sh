@@ -49,6 +49,7 @@ node_environment() {
     export RABBITMQ_LOG_BASE=$dir/log
     export RABBITMQ_PID_FILE=$dir/rabbitmq.pid
     export ERL_EPMD_ADDRESS=127.0.0.1
+    export ERL_CRASH_DUMP=$dir/erl_crash.dump # not in the caller's directory
     export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }
 

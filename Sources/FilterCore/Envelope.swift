@@ -101,6 +101,37 @@ public struct DSNNotify: OptionSet, Sendable, Hashable, Codable {
     public static let delay = DSNNotify(rawValue: 1 << 2)
     /// `NEVER` is the empty set: no DSN at all, ever.
     public static let never: DSNNotify = []
+
+    /// The keywords as written in `NOTIFY=`: `["NEVER"]`, or some of `SUCCESS`, `FAILURE` and
+    /// `DELAY` in that order.
+    public var keywords: [String] {
+        guard self != .never else { return ["NEVER"] }
+        var words: [String] = []
+        if contains(.success) { words.append("SUCCESS") }
+        if contains(.failure) { words.append("FAILURE") }
+        if contains(.delay) { words.append("DELAY") }
+        return words
+    }
+
+    /// Reads `NOTIFY=` keywords, case-insensitively; `nil` for an unknown keyword or `NEVER`
+    /// combined with others (RFC 3461 §4.1).
+    public init?(keywords: some Sequence<some StringProtocol>) {
+        let words = keywords.map { $0.uppercased() }
+        if words == ["NEVER"] {
+            self = .never
+            return
+        }
+        var notify: DSNNotify = []
+        for word in words {
+            switch word {
+            case "SUCCESS": notify.insert(.success)
+            case "FAILURE": notify.insert(.failure)
+            case "DELAY": notify.insert(.delay)
+            default: return nil
+            }
+        }
+        self = notify
+    }
 }
 
 /// One recipient of the envelope with its DSN parameters.

@@ -19,6 +19,8 @@ public struct FilterServerConfiguration: Sendable {
     /// Threads for blocking spool I/O. Default 8: enough to prepare one group-commit batch
     /// while another is being synced.
     public var fileThreads: Int
+    /// How owners are asked for decisions when the server runs with a transport.
+    public var filtering: FilteringConfiguration
 
     /// The next hop's address and the client's timeouts.
     public struct NextHop: Sendable, Hashable {
@@ -75,6 +77,7 @@ public struct FilterServerConfiguration: Sendable {
         self.delivery = Delivery()
         self.controlSocketPath = nil
         self.fileThreads = 8
+        self.filtering = FilteringConfiguration(serverID: hostname)
     }
 
     /// The server's own host name.

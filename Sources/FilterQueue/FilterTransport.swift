@@ -52,6 +52,10 @@ public protocol FilterTransport: Sendable {
     /// any more; the broker delivers it again and the client answers it again.
     func reply(_ reply: OutgoingReply, to request: DeliveredRequest) async throws(TransportError)
 
+    /// Acknowledges a request without answering it: for a request that cannot be answered
+    /// (no `correlation_id` or no `reply_to`), which would otherwise come back forever.
+    func discard(_ request: DeliveredRequest) async throws(TransportError)
+
     // MARK: Both
 
     /// Closes the connections; every stream finishes and later calls throw

@@ -10,14 +10,39 @@ public enum Topology {
     /// AMQP limits queue names to 255 octets (AMQP 0-9-1 `shortstr`).
     public static let maximumQueueNameLength = 255
 
+    /// What every request queue's name starts with; the owner follows.
+    public static let requestQueuePrefix = "mailfilter.user."
+    /// What every events queue's name starts with; the owner follows.
+    public static let eventQueuePrefix = "mailfilter.events."
+
     /// The queue of an owner's requests: `mailfilter.user.<owner>`.
     /// - Throws: ``TopologyError`` when the name would exceed 255 octets.
     public static func requestQueue(owner: String) throws(TopologyError) -> String {
-        let name = "mailfilter.user." + owner
+        try ownerQueue(requestQueuePrefix, owner: owner, kind: "queue")
+    }
+
+    /// The queue of an owner's outcome events: `mailfilter.events.<owner>`, bound to
+    /// ``eventExchange`` with the owner as routing key (docs/broker.md).
+    /// - Throws: ``TopologyError`` when the name would exceed 255 octets.
+    public static func eventQueue(owner: String) throws(TopologyError) -> String {
+        try ownerQueue(eventQueuePrefix, owner: owner, kind: "events queue")
+    }
+
+    private static func ownerQueue(_ prefix: String, owner: String, kind: String) throws(TopologyError) -> String {
+        let name = prefix + owner
         guard name.utf8.count <= maximumQueueNameLength else {
-            throw TopologyError("the queue name for \(owner) would be \(name.utf8.count) octets; AMQP allows 255")
+            throw TopologyError("the \(kind) name for \(owner) would be \(name.utf8.count) octets; AMQP allows 255")
         }
         return name
+    }
+
+    /// The RabbitMQ `read` permission `filterctl user add` grants an owner: exactly their
+    /// request queue and their events queue, `^mailfilter\.(user|events)\.<escaped owner>$`.
+    /// - Throws: ``TopologyError`` when either queue name would exceed 255 octets.
+    public static func ownerQueuesReadPermission(owner: String) throws(TopologyError) -> String {
+        _ = try requestQueue(owner: owner)
+        _ = try eventQueue(owner: owner)
+        return "^mailfilter\\.(user|events)\\." + escapeRegex(owner) + "$"
     }
 
     /// The reply queue of a server: `mailfilter.server.<serverId>`.

@@ -1,5 +1,8 @@
 import ArgumentParser
+import FilterCore
 import FilterEngine
+import FilterQueue
+import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -9,7 +12,7 @@ struct Filterd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filterd",
         abstract: "A user-aware content filter for Postfix.",
-        subcommands: [ServerCommand.self]
+        subcommands: [ServerCommand.self, ClientCommand.self, AllInOneCommand.self]
     )
 }
 
@@ -37,23 +40,155 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .long, help: "The broker, amqp[s]://USER@HOST:PORT/VHOST; without it every recipient gets the default action.")
+    var amqp: String?
+
+    @Option(name: .long, help: "This server's id: its reply queue is mailfilter.server.ID (default: the host name).")
+    var serverId: String?
+
+    @Option(name: .long, help: "Seconds to wait for an owner's reply before the fallback action (default 60).")
+    var deadline: Double?
+
+    @Option(name: .long, help: "A file holding the broker password (default: $FILTERD_AMQP_PASSWORD).")
+    var amqpPasswordFile: String?
+
     func run() async throws {
         var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
-        file.override(listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel)
+        file.override(
+            listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel,
+            amqp: amqp, serverID: serverId, deadline: deadline)
+        guard file.clients == nil else {
+            throw ConfigurationError("clients: only filterd all-in-one runs client pipelines; filterd server asks them over --amqp")
+        }
         let configuration = try file.makeConfiguration()
-        let level = try file.resolvedLogLevel()
+        let logger = try Self.bootstrapLogging(level: file.resolvedLogLevel(), label: "filterd.server")
+        var transport: (any FilterTransport)?
+        if let url = file.amqp {
+            let broker = RabbitMQTransport(
+                url: try BrokerURL.resolve(url, passwordFile: amqpPasswordFile ?? file.amqpPasswordFile), logger: logger)
+            try await broker.connect()
+            transport = broker
+        }
+        let server = try FilterServer(configuration: configuration, transport: transport, logger: logger)
+        try await Self.runUntilSignalled([server], logger: logger)
+    }
+
+    /// Sends log lines at `level` and above to standard error.
+    static func bootstrapLogging(level: Logger.Level, label: String) -> Logger {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "filterd.server")
-        let server = try FilterServer(configuration: configuration, logger: logger)
+        return Logger(label: label)
+    }
+
+    /// Runs services until SIGTERM or SIGINT, then shuts them down gracefully.
+    static func runUntilSignalled(_ services: [any Service], logger: Logger) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)],
+                services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+}
+
+struct ClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Answer one owner's filter requests from the broker with a processor pipeline."
+    )
+
+    @Option(name: .long, help: "A YAML configuration file (the pipeline lives there); flags override it.")
+    var config: String?
+
+    @Option(name: .long, help: "The broker, amqp[s]://USER@HOST:PORT/VHOST, logged in as the owner's broker user.")
+    var amqp: String?
+
+    @Option(name: .long, help: "A file holding the broker password (default: $FILTERD_AMQP_PASSWORD).")
+    var amqpPasswordFile: String?
+
+    @Option(name: .long, help: "The owner's address, whose queue this client consumes.")
+    var address: String?
+
+    @Option(name: .long, help: "Requests worked on at once (default 8).")
+    var prefetch: Int?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        var file = try config.map(ClientConfigurationFile.load) ?? ClientConfigurationFile()
+        file.amqp = amqp ?? file.amqp
+        file.amqpPasswordFile = amqpPasswordFile ?? file.amqpPasswordFile
+        file.client.address = address ?? file.client.address
+        file.client.prefetch = prefetch ?? file.client.prefetch
+        file.logLevel = logLevel ?? file.logLevel
+        guard let url = file.amqp else { throw ConfigurationError("amqp: the broker URL is missing (--amqp)") }
+        let (configuration, pipeline) = try file.client.makeConfiguration(owners: OwnerResolver(), key: "client")
+        let logger = ServerCommand.bootstrapLogging(level: try YAMLFile.logLevel(file.logLevel), label: "filterd.client")
+        let transport = RabbitMQTransport(url: try BrokerURL.resolve(url, passwordFile: file.amqpPasswordFile), logger: logger)
+        try await transport.connect()
+        let client = FilterClient(transport: transport, pipeline: pipeline, configuration: configuration, logger: logger)
+        logger.info("Answering requests", metadata: ["filter.owner": "\(configuration.owner)", "broker": "\(transport.url)"])
+        try await ServerCommand.runUntilSignalled([client], logger: logger)
+        await transport.shutdown()
+    }
+}
+
+struct AllInOneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all-in-one",
+        abstract: "Run the server and the client pipelines of its config file in one process, without a broker."
+    )
+
+    @Option(name: .long, help: "A YAML configuration file: the server's keys plus clients:.")
+    var config: String?
+
+    @Option(name: .long, help: "Where to listen for Postfix, HOST:PORT (default 127.0.0.1:10024).")
+    var listen: String?
+
+    @Option(name: .long, help: "Where to reinject filtered mail, HOST:PORT (default 127.0.0.1:10025).")
+    var nextHop: String?
+
+    @Option(name: .long, help: "The spool directory (default /var/spool/filterd).")
+    var spool: String?
+
+    @Option(name: .long, help: "The host name in the greeting, Received fields and DSNs (default localhost).")
+    var hostname: String?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
+        file.override(
+            listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel,
+            amqp: nil, serverID: nil, deadline: nil)
+        guard file.amqp == nil else {
+            throw ConfigurationError("amqp: filterd all-in-one uses no broker; run filterd server and filterd client for that")
+        }
+        let configuration = try file.makeConfiguration()
+        let clients = try (file.clients ?? []).enumerated().map { index, section in
+            let (client, pipeline) = try section.makeConfiguration(owners: configuration.filtering.owners, key: "clients[\(index)]")
+            return EmbeddedFilter.Client(configuration: client, pipeline: pipeline)
+        }
+        let logger = ServerCommand.bootstrapLogging(level: try file.resolvedLogLevel(), label: "filterd")
+        let filter = try EmbeddedFilter(server: configuration, clients: clients, logger: logger)
+        try await ServerCommand.runUntilSignalled([filter], logger: logger)
+    }
+}
+
+/// Builds the broker URL with its password, which never needs to be on the command line.
+enum BrokerURL {
+    /// The environment variable that may hold the broker password.
+    static let passwordVariable = "FILTERD_AMQP_PASSWORD"
+
+    /// `text` with the password from the URL itself, else from `passwordFile`, else from
+    /// `$FILTERD_AMQP_PASSWORD`.
+    static func resolve(_ text: String, passwordFile: String?) throws -> AMQPURL {
+        let password = try passwordFile.map(AMQPURL.readPasswordFile) ?? ProcessInfo.processInfo.environment[passwordVariable]
+        return try AMQPURL(text, password: password)
     }
 }

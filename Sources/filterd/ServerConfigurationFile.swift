@@ -1,3 +1,4 @@
+import FilterCore
 import FilterEngine
 import FilterSMTP
 import Foundation
@@ -7,7 +8,7 @@ import Yams
 
 /// The YAML configuration file of `filterd server`; every key is optional and documented in
 /// docs/configuration.md.
-struct ServerConfigurationFile: Codable {
+struct ServerConfigurationFile: Decodable {
     var hostname: String?
     var listen: String?
     var nextHop: String?
@@ -15,6 +16,12 @@ struct ServerConfigurationFile: Codable {
     var logLevel: String?
     var smtp: SMTP?
     var delivery: Delivery?
+    var amqp: String?
+    var amqpPasswordFile: String?
+    var serverID: String?
+    var filtering: Filtering?
+    /// Only `filterd all-in-one` runs clients.
+    var clients: [ClientSection]?
 
     struct SMTP: Codable {
         var maxMessageSize: Int?
@@ -47,24 +54,56 @@ struct ServerConfigurationFile: Codable {
         }
     }
 
+    struct Filtering: Codable {
+        var deadline: Double?
+        var defaultAction: String?
+        var fallbackAction: String?
+        var offlinePolicy: FilteringConfiguration.OfflinePolicy?
+        var subscriptionCache: Double?
+        var maxRequestBytes: Int?
+        var recipientDelimiters: String?
+        var aliases: [String: String]?
+        var owners: [String: Owner]?
+
+        struct Owner: Codable {
+            var deadline: Double?
+            var offlinePolicy: FilteringConfiguration.OfflinePolicy?
+
+            enum CodingKeys: String, CodingKey {
+                case deadline, offlinePolicy = "offline_policy"
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case deadline, aliases, owners
+            case defaultAction = "default_action", fallbackAction = "fallback_action"
+            case offlinePolicy = "offline_policy", subscriptionCache = "subscription_cache"
+            case maxRequestBytes = "max_request_bytes", recipientDelimiters = "recipient_delimiters"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case hostname, listen, spool, smtp, delivery
+        case hostname, listen, spool, smtp, delivery, amqp, filtering, clients
         case nextHop = "next_hop"
         case logLevel = "log_level"
+        case amqpPasswordFile = "amqp_password_file"
+        case serverID = "server_id"
     }
 
     static func load(_ path: String) throws -> ServerConfigurationFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("cannot read the configuration file \(path)")
-        }
-        do {
-            return try YAMLDecoder().decode(ServerConfigurationFile.self, from: data)
-        } catch {
-            throw ConfigurationError("\(path): \(error)")
-        }
+        try YAMLFile.decode(ServerConfigurationFile.self, path: path)
     }
 
-    mutating func override(listen: String?, nextHop: String?, spool: String?, hostname: String?, logLevel: String?) {
+    mutating func override(
+        listen: String?, nextHop: String?, spool: String?, hostname: String?, logLevel: String?,
+        amqp: String?, serverID: String?, deadline: Double?
+    ) {
+        self.amqp = amqp ?? self.amqp
+        self.serverID = serverID ?? self.serverID
+        if let deadline {
+            self.filtering = self.filtering ?? Filtering()
+            self.filtering?.deadline = deadline
+        }
         self.listen = listen ?? self.listen
         self.nextHop = nextHop ?? self.nextHop
         self.spool = spool ?? self.spool
@@ -73,11 +112,7 @@ struct ServerConfigurationFile: Codable {
     }
 
     func resolvedLogLevel() throws -> Logger.Level {
-        guard let text = logLevel else { return .info }
-        guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            throw ConfigurationError("log_level: unknown level \(text); use trace, debug, info, notice, warning, error or critical")
-        }
-        return level
+        try YAMLFile.logLevel(logLevel)
     }
 
     func makeConfiguration() throws -> FilterServerConfiguration {
@@ -109,7 +144,43 @@ struct ServerConfigurationFile: Codable {
             if let value = delivery.maxBackoff { configuration.delivery.maximumBackoff = value }
             if let value = delivery.maxQueueLifetime { configuration.delivery.maximumQueueLifetime = value }
         }
+        configuration.filtering = try makeFilteringConfiguration(hostname: configuration.hostname)
         return configuration
+    }
+
+    /// How owners are asked; the server id defaults to the host name.
+    func makeFilteringConfiguration(hostname: String) throws -> FilteringConfiguration {
+        var configuration = FilteringConfiguration(serverID: serverID ?? hostname)
+        guard let filtering else { return configuration }
+        if let value = filtering.deadline { configuration.deadline = try Self.seconds(value, "filtering.deadline") }
+        if let value = filtering.defaultAction { configuration.defaultAction = try Self.action(value, "filtering.default_action") }
+        if let value = filtering.fallbackAction { configuration.fallbackAction = try Self.action(value, "filtering.fallback_action") }
+        if let value = filtering.offlinePolicy { configuration.offlinePolicy = value }
+        if let value = filtering.subscriptionCache { configuration.subscriptionCacheTime = try Self.seconds(value, "filtering.subscription_cache") }
+        if let value = filtering.maxRequestBytes { configuration.maximumRequestBytes = try Self.positive(value, "filtering.max_request_bytes") }
+        if let value = filtering.recipientDelimiters { configuration.owners.delimiters = Set(value) }
+        if let value = filtering.aliases { configuration.owners.aliases = value }
+        for (owner, policy) in filtering.owners ?? [:] {
+            let key = "filtering.owners.\(owner)"
+            configuration.ownerPolicies[configuration.owners.owner(of: owner)] = .init(
+                deadline: try policy.deadline.map { try Self.seconds($0, key + ".deadline") },
+                offlinePolicy: policy.offlinePolicy)
+        }
+        return configuration
+    }
+
+    private static func seconds(_ value: Double, _ key: String) throws -> Duration {
+        guard value > 0 else { throw ConfigurationError("\(key): must be a positive number of seconds") }
+        return .milliseconds(Int64(value * 1000))
+    }
+
+    /// Actions the server can apply in this version: `pass` and `deny`.
+    private static func action(_ text: String, _ key: String) throws -> FilterAction {
+        let action = FilterAction(rawValue: text.lowercased())
+        guard [.pass, .deny].contains(action) else {
+            throw ConfigurationError("\(key): \(text) is not an action this server applies on its own; use pass or deny")
+        }
+        return action
     }
 
     private static func hostAndPort(_ text: String, key: String) throws -> (String, Int) {

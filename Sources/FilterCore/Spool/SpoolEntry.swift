@@ -86,6 +86,8 @@ public struct RecipientDecision: Codable, Sendable, Hashable {
         public static let refused = Source(rawValue: "refused")
         /// No valid reply before the deadline: the fallback action.
         public static let deadline = Source(rawValue: "deadline")
+        /// The broker could not be reached or failed: the fallback action.
+        public static let unavailable = Source(rawValue: "unavailable")
     }
 
     /// The action to apply.

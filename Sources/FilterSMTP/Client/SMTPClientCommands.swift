@@ -79,11 +79,6 @@ enum SMTPClientCommands {
     }
 
     private static func notifyValue(_ notify: DSNNotify) -> String {
-        guard notify != .never else { return "NEVER" }
-        var words: [String] = []
-        if notify.contains(.success) { words.append("SUCCESS") }
-        if notify.contains(.failure) { words.append("FAILURE") }
-        if notify.contains(.delay) { words.append("DELAY") }
-        return words.joined(separator: ",")
+        notify.keywords.joined(separator: ",")
     }
 }

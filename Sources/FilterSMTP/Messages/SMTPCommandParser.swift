@@ -270,18 +270,7 @@ public struct SMTPCommandParser: Sendable {
     }
 
     private static func notify(_ value: String) -> DSNNotify? {
-        let words = value.uppercased().split(separator: ",", omittingEmptySubsequences: false)
-        if words == ["NEVER"] { return .never }
-        var notify: DSNNotify = []
-        for word in words {
-            switch word {
-            case "SUCCESS": notify.insert(.success)
-            case "FAILURE": notify.insert(.failure)
-            case "DELAY": notify.insert(.delay)
-            default: return nil
-            }
-        }
-        return notify
+        DSNNotify(keywords: value.split(separator: ",", omittingEmptySubsequences: false))
     }
 
     /// `addr-type ";" xtext` (RFC 3461 §4.2); the address type is an atom such as `rfc822`.

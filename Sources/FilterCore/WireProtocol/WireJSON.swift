@@ -1,0 +1,181 @@
+import Foundation
+
+/// The one place wire protocol v1 JSON is written and read (docs/protocol.md): keys sorted so
+/// equal values give equal bytes, slashes not escaped, dates as RFC 3339 in UTC with
+/// milliseconds (`2026-11-26T01:10:10.123Z`).
+///
+/// Reading is lenient where the protocol allows it and strict where it matters: unknown fields
+/// are ignored; dates may come with or without fractional seconds and with any UTC offset; a
+/// missing or wrong `version`, `id` or `action` is a typed ``WireProtocolError``.
+public enum WireJSON {
+    /// Writes `value` as wire JSON.
+    /// - Throws: ``WireProtocolError/Code/unencodable`` for a number JSON cannot carry (NaN).
+    public static func encode(_ value: some Encodable) throws(WireProtocolError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(formatDate(date))
+        }
+        do {
+            return Array(try encoder.encode(value))
+        } catch let error as EncodingError {
+            if case .invalidValue(let value, let context) = error {
+                throw WireProtocolError(
+                    .unencodable, "\(path(context.codingPath)): \(value) cannot be written as JSON",
+                    field: path(context.codingPath))
+            }
+            throw WireProtocolError(.unencodable, "\(error)")
+        } catch {
+            throw WireProtocolError(.unencodable, "\(error)")
+        }
+    }
+
+    /// Reads a wire JSON document of protocol version 1 that must carry an `id`.
+    ///
+    /// Checks, in this order: the bytes are a JSON object; `version` is 1; `id` is a non-empty
+    /// string; then `check` (for example the reply's `action`); then every field's type.
+    /// - Throws: ``WireProtocolError``.
+    static func decode<Document: Decodable>(
+        _ type: Document.Type, from bytes: some Collection<UInt8>,
+        check: (Head) throws(WireProtocolError) -> Void = { _ in }
+    ) throws(WireProtocolError) -> Document {
+        let data = Data(bytes)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = parseDate(text) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "\(text) is not an RFC 3339 date-time")
+            }
+            return date
+        }
+        let head: Head
+        do {
+            head = try decoder.decode(Head.self, from: data)
+        } catch {
+            throw readingError(error)
+        }
+        guard let version = head.version else {
+            throw WireProtocolError(.wrongVersion, "the document has no version; expected 1", field: "version")
+        }
+        guard version == 1 else {
+            throw WireProtocolError(.wrongVersion, "version \(version) is not supported; expected 1", field: "version")
+        }
+        guard let id = head.id, !id.isEmpty else {
+            throw WireProtocolError(.missingID, "the document has no id", field: "id")
+        }
+        try check(head)
+        do {
+            return try decoder.decode(Document.self, from: data)
+        } catch {
+            throw readingError(error)
+        }
+    }
+
+    /// The fields every document is checked for first, each optional so that their absence
+    /// is told apart from a wrong type.
+    struct Head: Decodable {
+        var version: Int?
+        var id: String?
+        var action: String?
+    }
+
+    /// Formats a date as RFC 3339 in UTC with milliseconds.
+    public static func formatDate(_ date: Date) -> String {
+        date.formatted(withFraction)
+    }
+
+    /// Parses an RFC 3339 date-time, with or without fractional seconds, with `Z` or an offset.
+    public static func parseDate(_ text: String) -> Date? {
+        (try? withFraction.parse(text)) ?? (try? withoutFraction.parse(text))
+    }
+
+    private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let withoutFraction = Date.ISO8601FormatStyle()
+
+    /// Translates what JSONDecoder says into an operator's error.
+    private static func readingError(_ error: any Error) -> WireProtocolError {
+        guard let error = error as? DecodingError else {
+            return WireProtocolError(.malformedJSON, "\(error)")
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return WireProtocolError(.malformedJSON, "not valid JSON: \(underlying(context))")
+        case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+            return WireProtocolError(.malformedJSON, "not a JSON object")
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            if field == "id" { return WireProtocolError(.missingID, "the document has no id", field: field) }
+            return WireProtocolError(.missingField, "\(field) is missing", field: field)
+        case .valueNotFound(_, let context):
+            let field = path(context.codingPath)
+            return WireProtocolError(.missingField, "\(field) is null", field: field)
+        case .typeMismatch(let expected, let context):
+            let field = path(context.codingPath)
+            return WireProtocolError(.invalidFieldType, "\(field) is not a valid \(expected)", field: field)
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            return WireProtocolError(.invalidFieldType, "\(field): \(context.debugDescription)", field: field)
+        @unknown default:
+            return WireProtocolError(.malformedJSON, "\(error)")
+        }
+    }
+
+    private static func underlying(_ context: DecodingError.Context) -> String {
+        context.underlyingError.map { "\($0)" } ?? context.debugDescription
+    }
+
+    /// `addHeaders[0].name` for a coding path.
+    private static func path(_ codingPath: [any CodingKey]) -> String {
+        var result = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                result += "[\(index)]"
+            } else {
+                result += result.isEmpty ? key.stringValue : "." + key.stringValue
+            }
+        }
+        return result
+    }
+}
+
+extension FilterReply {
+    /// Reads a reply body (docs/protocol.md, "Reply"). Unknown fields are ignored.
+    /// - Throws: ``WireProtocolError``: malformed JSON, wrong version, missing id, missing or
+    ///   unknown action, a field of the wrong type.
+    public init(wireJSON bytes: some Collection<UInt8>) throws(WireProtocolError) {
+        self = try WireJSON.decode(FilterReply.self, from: bytes) { head throws(WireProtocolError) in
+            guard let action = head.action else {
+                throw WireProtocolError(.missingAction, "the reply has no action", field: "action")
+            }
+            guard FilterAction.allKnown.contains(FilterAction(rawValue: action)) else {
+                throw WireProtocolError(
+                    .unknownAction, "the action \(action) is not defined by wire protocol v1", field: "action")
+            }
+        }
+    }
+
+    /// The reply body as wire JSON.
+    /// - Throws: ``WireProtocolError/Code/unencodable`` when `score` is not a finite number.
+    public func wireJSON() throws(WireProtocolError) -> [UInt8] {
+        try WireJSON.encode(self)
+    }
+}
+
+extension FilterRequestMetadata {
+    /// Reads the header `x-mailfilter-request` (docs/protocol.md, "Request"). Unknown fields
+    /// are ignored.
+    /// - Throws: ``WireProtocolError``.
+    public init(wireJSON text: String) throws(WireProtocolError) {
+        self = try WireJSON.decode(FilterRequestMetadata.self, from: Array(text.utf8))
+    }
+
+    /// The metadata as the JSON text of the header `x-mailfilter-request`.
+    /// - Throws: ``WireProtocolError/Code/unencodable`` (the metadata holds no floating-point
+    ///   number, so in practice it does not).
+    public func wireJSON() throws(WireProtocolError) -> String {
+        String(decoding: try WireJSON.encode(self), as: UTF8.self)
+    }
+}

@@ -1,0 +1,143 @@
+import FilterCore
+import FilterProcessors
+import FilterQueue
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// What a ``FilterClient`` needs besides its transport and pipeline.
+public struct FilterClientConfiguration: Sendable, Hashable {
+    /// The canonical owner address whose requests this client answers.
+    public var owner: String
+    /// How many requests are worked on at once (the AMQP prefetch); default 8.
+    public var prefetch: Int
+    /// The answer when the pipeline fails or a request cannot be read; default `pass`.
+    public var fallbackAction: FilterAction
+
+    /// Creates a configuration with the defaults above.
+    public init(owner: String, prefetch: Int = 8, fallbackAction: FilterAction = .pass) {
+        self.owner = owner
+        self.prefetch = prefetch
+        self.fallbackAction = fallbackAction
+    }
+}
+
+/// A user's filter client (DESIGN.md, flow step 5 seen from the other side): it takes the
+/// owner's requests from the transport, runs the pipeline and answers each, and the transport
+/// acknowledges a request only once its reply is confirmed.
+///
+/// A redelivered request is simply answered again: the server ignores the duplicate. A failing
+/// pipeline is answered with the configured fallback, never left unacknowledged.
+public final class FilterClient: Service, Sendable {
+    private let transport: any FilterTransport
+    private let pipeline: Pipeline
+    private let configuration: FilterClientConfiguration
+    private let logger: Logger
+
+    /// Creates a client.
+    public init(transport: any FilterTransport, pipeline: Pipeline, configuration: FilterClientConfiguration, logger: Logger) {
+        self.transport = transport
+        self.pipeline = pipeline
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Answers requests until the transport shuts down or graceful shutdown begins. Graceful
+    /// shutdown closes the transport: requests still being worked on are not acknowledged and
+    /// come again to the next client (answering twice is harmless).
+    public func run() async throws {
+        let transport = self.transport
+        try await withGracefulShutdownHandler {
+            try await answerRequests()
+        } onGracefulShutdown: {
+            Task { await transport.shutdown() }
+        }
+    }
+
+    /// Answers requests until the transport shuts down, whatever graceful shutdown says: for
+    /// an embedder that shuts the transport down itself, later.
+    func answerRequests() async throws {
+        let requests = try await transport.requests(owner: configuration.owner, prefetch: configuration.prefetch)
+        try await withThrowingDiscardingTaskGroup { group in
+            for try await request in requests {
+                group.addTask { await self.answer(request) }
+            }
+        }
+    }
+
+    /// Decides one request and publishes the reply.
+    func answer(_ request: DeliveredRequest) async {
+        var logger = self.logger
+        logger[metadataKey: "filter.request.id"] = "\(request.id ?? "-")"
+        guard let id = request.id, let serverID = request.replyTo else {
+            logger.warning("Discarding a request without correlation_id or reply_to: it cannot be answered")
+            do {
+                try await transport.discard(request)
+            } catch {
+                logger.warning("Could not discard the request", metadata: ["error": "\(error)"])
+            }
+            return
+        }
+        let reply = await decide(request, id: id, logger: logger)
+        let body: [UInt8]
+        do {
+            body = try reply.wireJSON()
+        } catch {
+            logger.error("Could not encode the reply", metadata: ["error": "\(error)"])
+            return
+        }
+        do {
+            try await transport.reply(OutgoingReply(id: id, serverID: serverID, body: body), to: request)
+            logger.info("Answered", metadata: ["filter.action": "\(reply.action)", "redelivered": "\(request.redelivered)"])
+        } catch {
+            // Unacknowledged, the request comes back (after a reconnection) and is answered again.
+            logger.warning("Could not publish the reply; the request will be delivered again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func decide(_ request: DeliveredRequest, id: String, logger: Logger) async -> FilterReply {
+        let metadata: FilterRequestMetadata
+        do {
+            guard let text = request.metadata else {
+                throw WireProtocolError(.missingField, "the header x-mailfilter-request is missing")
+            }
+            metadata = try FilterRequestMetadata(wireJSON: text)
+        } catch {
+            logger.warning("Unreadable request metadata; answering with the fallback action", metadata: ["error": "\(error)"])
+            return FilterReply(id: id, action: configuration.fallbackAction, reason: "unreadable request")
+        }
+        let (envelope, recipient) = metadata.pipelineInput
+        let started = ContinuousClock.now
+        do {
+            let (action, decidedBy) = try await pipeline.decide(envelope, recipient: recipient)
+            let trace = decidedBy.map { [FilterReply.ProcessorTrace(name: $0, outcome: action.rawValue, ms: Self.milliseconds(since: started))] }
+            return FilterReply(id: id, action: action, reason: decidedBy.map { "decided by \($0)" }, processors: trace)
+        } catch {
+            logger.error("The pipeline failed; answering with the fallback action", metadata: ["error": "\(error)"])
+            return FilterReply(id: id, action: configuration.fallbackAction, reason: "pipeline error")
+        }
+    }
+
+    private static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let elapsed = ContinuousClock.now - start
+        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+extension FilterRequestMetadata {
+    /// The envelope and recipient a pipeline looks at, rebuilt from the request.
+    var pipelineInput: (FilterCore.Envelope, EnvelopeRecipient) {
+        let recipient = EnvelopeRecipient(
+            address: envelope.recipient,
+            notify: envelope.parameters.notify.flatMap { DSNNotify(keywords: $0) },
+            originalRecipient: envelope.orcpt)
+        let parameters = MailParameters(
+            size: size,
+            body: envelope.parameters.body.map(BodyType.init(rawValue:)),
+            smtpUTF8: envelope.parameters.smtputf8,
+            ret: envelope.parameters.ret.map(DSNReturn.init(rawValue:)),
+            envelopeID: envelope.parameters.envid.map(XText.encode))
+        let origin = ClientInfo(name: client.name, address: client.address, proto: client.protocol, helo: client.helo)
+        return (FilterCore.Envelope(mailFrom: envelope.mailFrom, parameters: parameters, recipients: [recipient], client: origin), recipient)
+    }
+}

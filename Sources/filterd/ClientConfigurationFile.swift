@@ -1,0 +1,97 @@
+import FilterCore
+import FilterEngine
+import FilterProcessors
+import Foundation
+import Logging
+import Yams
+
+/// One client pipeline as configured in YAML: in `filterd client --config FILE` at the top
+/// level, in `filterd all-in-one` as an entry of `clients:`. Keys in docs/configuration.md.
+struct ClientSection: Decodable {
+    var address: String?
+    var prefetch: Int?
+    var fallbackAction: String?
+    var pipeline: PipelineConfiguration?
+
+    enum CodingKeys: String, CodingKey {
+        case address, prefetch, pipeline
+        case fallbackAction = "fallback_action"
+    }
+
+    /// The client's settings; the owner is the canonical form of `address`.
+    func makeConfiguration(owners: OwnerResolver, key: String) throws -> (FilterClientConfiguration, Pipeline) {
+        guard let address, address.contains("@") else {
+            throw ConfigurationError("\(key).address: the owner's address is missing (for example alice@example.com)")
+        }
+        var configuration = FilterClientConfiguration(owner: owners.owner(of: address))
+        if let prefetch {
+            guard prefetch >= 1 else { throw ConfigurationError("\(key).prefetch: must be at least 1, got \(prefetch)") }
+            configuration.prefetch = prefetch
+        }
+        if let fallbackAction {
+            let action = FilterAction(rawValue: fallbackAction.lowercased())
+            guard FilterAction.allKnown.contains(action) else {
+                throw ConfigurationError("\(key).fallback_action: unknown action \(fallbackAction)")
+            }
+            configuration.fallbackAction = action
+        }
+        do {
+            return (configuration, try (pipeline ?? PipelineConfiguration(processors: [])).makePipeline())
+        } catch {
+            throw ConfigurationError("\(key).pipeline: \(error)")
+        }
+    }
+}
+
+/// The YAML configuration file of `filterd client`.
+struct ClientConfigurationFile: Decodable {
+    var amqp: String?
+    var amqpPasswordFile: String?
+    var logLevel: String?
+    var client: ClientSection
+
+    enum CodingKeys: String, CodingKey {
+        case amqp
+        case amqpPasswordFile = "amqp_password_file"
+        case logLevel = "log_level"
+    }
+
+    init() {
+        client = ClientSection()
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        amqp = try container.decodeIfPresent(String.self, forKey: .amqp)
+        amqpPasswordFile = try container.decodeIfPresent(String.self, forKey: .amqpPasswordFile)
+        logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel)
+        client = try ClientSection(from: decoder)
+    }
+
+    static func load(_ path: String) throws -> ClientConfigurationFile {
+        try YAMLFile.decode(ClientConfigurationFile.self, path: path)
+    }
+}
+
+/// Reading YAML configuration files, with errors that name the file.
+enum YAMLFile {
+    static func decode<Value: Decodable>(_ type: Value.Type, path: String) throws -> Value {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read the configuration file \(path)")
+        }
+        do {
+            return try YAMLDecoder().decode(type, from: data)
+        } catch {
+            throw ConfigurationError("\(path): \(error)")
+        }
+    }
+
+    /// The log level named by `text` (default info).
+    static func logLevel(_ text: String?) throws -> Logger.Level {
+        guard let text else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ConfigurationError("log_level: unknown level \(text); use trace, debug, info, notice, warning, error or critical")
+        }
+        return level
+    }
+}
