@@ -164,6 +164,13 @@ public actor RabbitMQTransport: FilterTransport {
             session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag)
     }
 
+    /// Acknowledges a request without answering it (no `correlation_id` or `reply_to`); one
+    /// whose delivery died with an earlier connection is left alone.
+    public func discard(_ request: DeliveredRequest) async throws(TransportError) {
+        _ = try await worker(.consumer).acknowledge(
+            session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag)
+    }
+
     // MARK: Both
 
     /// Closes both connections; streams finish, later calls throw ``TransportError/Code/closed``.

@@ -4,6 +4,15 @@ import Testing
 
 @testable import FilterQueue
 
+/// The backend-neutral conformance suite against the real test node.
+@Suite(.enabled(if: TestBroker.enabled), .serialized)
+struct RabbitMQConformanceTests {
+    @Test(arguments: TransportConformance.properties)
+    func conforms(to property: TransportConformance.Property) async throws {
+        try await property.check(try await RabbitMQBackend.start())
+    }
+}
+
 /// ``RabbitMQTransport`` against the real test node (`FILTER_INTEGRATION=1`).
 @Suite(.enabled(if: TestBroker.enabled), .serialized)
 struct RabbitMQTransportTests {
