@@ -31,7 +31,13 @@ public struct QueueID: RawRepresentable, Hashable, Comparable, Sendable, Codable
             timePart[index] = alphabet[Int(micros % 62)]
             micros /= 62
         }
-        let randomPart = (0..<6).map { _ in alphabet[Int(generator.next() % 62)] }
+        // One draw gives all six random characters (62^6 < 2^36): on Linux each draw from the
+        // system generator is a getrandom(2) system call.
+        var random = generator.next()
+        let randomPart = (0..<6).map { _ in
+            defer { random /= 62 }
+            return alphabet[Int(random % 62)]
+        }
         return QueueID(rawValue: String(decoding: timePart + randomPart, as: UTF8.self))!
     }
 

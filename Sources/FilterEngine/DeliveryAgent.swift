@@ -12,7 +12,6 @@ import NIOCore
 /// the failure is recorded, so a crash can duplicate a DSN but never lose one.
 final class DeliveryAgent: Sendable {
     let spool: Spool
-    let entries: SpoolIndex
     let queue: DeliveryQueue
     let client: SMTPClient
     let dsnComposer: DSNComposer
@@ -20,11 +19,10 @@ final class DeliveryAgent: Sendable {
     let logger: Logger
 
     init(
-        spool: Spool, entries: SpoolIndex, queue: DeliveryQueue, client: SMTPClient,
+        spool: Spool, queue: DeliveryQueue, client: SMTPClient,
         configuration: FilterServerConfiguration, logger: Logger
     ) {
         self.spool = spool
-        self.entries = entries
         self.queue = queue
         self.client = client
         self.dsnComposer = DSNComposer(reportingMTA: configuration.hostname)
@@ -34,17 +32,20 @@ final class DeliveryAgent: Sendable {
 
     /// Takes messages from the queue until it closes.
     func runWorker() async {
-        while let id = await queue.next() {
-            await deliver(id)
-            await queue.finished(id)
+        while let item = await queue.next() {
+            await deliver(item.entry, content: item.content)
         }
     }
 
-    /// One delivery attempt for every recipient of the message that is not final yet.
-    func deliver(_ id: QueueID) async {
+    /// One delivery attempt for every recipient of the message that is not final yet; reports
+    /// the message's new state to the queue.
+    /// - Parameters:
+    ///   - entry: The message's state.
+    ///   - content: Its bytes if they are in memory; read from the spool otherwise.
+    func deliver(_ entry: SpoolEntry, content: ByteBuffer?) async {
+        var entry = entry
         var logger = self.logger
-        logger[metadataKey: "mail.queue.id"] = "\(id)"
-        guard var entry = await entries.entry(id) else { return }
+        logger[metadataKey: "mail.queue.id"] = .stringConvertible(entry.queueID)
         let pending = entry.recipients.indices.filter { !entry.recipients[$0].state.isFinal }
         guard !pending.isEmpty else {
             await finish(entry, logger: logger)
@@ -52,7 +53,7 @@ final class DeliveryAgent: Sendable {
         }
         let now = Date()
         entry.attempts += 1
-        let outcomes = await attempt(entry, recipients: pending, logger: logger)
+        let outcomes = await attempt(entry, content: content, recipients: pending, logger: logger)
         var failures: [RecipientOutcome] = []
         let expired = now.timeIntervalSince(entry.receivedAt) >= configuration.delivery.maximumQueueLifetime
         for (index, outcome) in zip(pending, outcomes) {
@@ -86,9 +87,10 @@ final class DeliveryAgent: Sendable {
             await finish(entry, logger: logger)
         } else {
             let delay = configuration.delivery.backoff(afterAttempts: entry.attempts)
-            entry.nextAttemptAt = now.addingTimeInterval(delay)
+            let retryAt = now.addingTimeInterval(delay)
+            entry.nextAttemptAt = retryAt
             await save(entry, logger: logger)
-            await queue.schedule(id, at: entry.nextAttemptAt!)
+            await queue.finished(entry, retryAt: retryAt)
         }
     }
 
@@ -100,14 +102,20 @@ final class DeliveryAgent: Sendable {
         case deferred(String)
     }
 
-    private func attempt(_ entry: SpoolEntry, recipients: [Int], logger: Logger) async -> [Outcome] {
-        let transaction = OutboundTransaction(
-            mailFrom: entry.envelope.mailFrom,
-            parameters: entry.envelope.parameters,
-            recipients: recipients.map { entry.envelope.recipients[$0] },
-            client: entry.envelope.client,
-            content: .file(path: spool.messagePath(for: entry.queueID)))
+    private func attempt(_ entry: SpoolEntry, content: ByteBuffer?, recipients: [Int], logger: Logger) async -> [Outcome] {
         do {
+            let body: OutboundContent
+            if let content {
+                body = .bytes(content)
+            } else {
+                body = try await self.content(of: entry)
+            }
+            let transaction = OutboundTransaction(
+                mailFrom: entry.envelope.mailFrom,
+                parameters: entry.envelope.parameters,
+                recipients: recipients.map { entry.envelope.recipients[$0] },
+                client: entry.envelope.client,
+                content: body)
             let result = try await client.send(transaction, logger: logger)
             return result.recipients.indices.map { Self.outcome(result.finalReply(forRecipientAt: $0)) }
         } catch let error as SMTPClientError where !error.isTransient {
@@ -117,6 +125,22 @@ final class DeliveryAgent: Sendable {
         } catch {
             return Array(repeating: .deferred("\(error)"), count: recipients.count)
         }
+    }
+
+    /// What the transaction sends: a message no larger than the spool's in-memory threshold
+    /// is read in one thread-pool job; a larger one is streamed from its file.
+    private func content(of entry: SpoolEntry) async throws(SpoolError) -> OutboundContent {
+        guard entry.messageSize <= spool.configuration.flushThreshold else {
+            return .file(path: spool.messagePath(for: entry.queueID))
+        }
+        let bytes = try await spool.readMessage(entry.queueID, maximumBytes: entry.messageSize + 1)
+        // A body that is not the size recorded at commit must not be sent as if it were whole.
+        guard bytes.readableBytes == entry.messageSize else {
+            throw SpoolError(
+                code: .corrupt, message: "message file has \(bytes.readableBytes) octets, \(entry.messageSize) recorded",
+                path: spool.messagePath(for: entry.queueID))
+        }
+        return .bytes(bytes)
     }
 
     private static func outcome(_ reply: SMTPReply) -> Outcome {
@@ -143,7 +167,7 @@ final class DeliveryAgent: Sendable {
             envelope: entry.envelope, queueID: entry.queueID, arrivalDate: entry.receivedAt, recipients: failures)
         let original: ByteBuffer
         do {
-            original = try readOriginal(entry)
+            original = try await spool.readMessage(entry.queueID, maximumBytes: dsnComposer.maximumReturnedBytes + 1)
         } catch {
             logger.error("Cannot read the message for its DSN", metadata: ["error": "\(error)"])
             return false
@@ -153,13 +177,12 @@ final class DeliveryAgent: Sendable {
             return true
         }
         do {
-            let writer = try await spool.beginMessage()
+            let writer = spool.beginMessage()
             try await writer.write(dsn.message)
             let envelope = Envelope(
                 mailFrom: dsn.mailFrom, parameters: dsn.parameters, recipients: [EnvelopeRecipient(address: dsn.recipient)])
             let dsnEntry = try await writer.commit(envelope: envelope, receivedAt: Date())
-            await entries.insert(dsnEntry)
-            await queue.enqueue(dsnEntry.queueID)
+            await queue.insert(dsnEntry)
             logger.info("DSN queued", metadata: ["mail.dsn.queue.id": "\(dsnEntry.queueID)", "mail.to": "<\(dsn.recipient)>"])
             return true
         } catch {
@@ -168,19 +191,7 @@ final class DeliveryAgent: Sendable {
         }
     }
 
-    /// Reads the original message for a DSN, no more than the composer may return.
-    private func readOriginal(_ entry: SpoolEntry) throws -> ByteBuffer {
-        let path = spool.messagePath(for: entry.queueID)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw SpoolError(code: .notFound, message: "message file missing", path: path)
-        }
-        defer { try? handle.close() }
-        let data = try handle.read(upToCount: dsnComposer.maximumReturnedBytes + 1) ?? Data()
-        return ByteBuffer(bytes: data)
-    }
-
     private func save(_ entry: SpoolEntry, logger: Logger) async {
-        await entries.insert(entry)
         do {
             try await spool.update(entry)
         } catch {
@@ -191,23 +202,12 @@ final class DeliveryAgent: Sendable {
     private func finish(_ entry: SpoolEntry, logger: Logger) async {
         do {
             try await spool.remove(entry.queueID)
-            await entries.remove(entry.queueID)
-            await queue.forget(entry.queueID)
+            await queue.finished(entry, retryAt: nil)
             logger.info("Removed from the spool: every recipient is final")
         } catch {
-            // The entry stays; a later attempt or restart finishes the removal.
-            await entries.insert(entry)
+            // The entry stays; a restart (or the operator) finishes the removal.
+            await queue.abandoned(entry)
             logger.error("Cannot remove the spool entry", metadata: ["error": "\(error)"])
         }
     }
-}
-
-/// The spool entries the server knows about, kept in memory so that delivery does not reread
-/// every envelope from disk.
-actor SpoolIndex {
-    private var entries: [QueueID: SpoolEntry] = [:]
-
-    func entry(_ id: QueueID) -> SpoolEntry? { entries[id] }
-    func insert(_ entry: SpoolEntry) { entries[entry.queueID] = entry }
-    func remove(_ id: QueueID) { entries[id] = nil }
 }

@@ -1,42 +1,96 @@
 import FilterCore
 import Foundation
+import NIOCore
 
-/// The messages waiting for delivery: ready ones in arrival order, deferred ones until their
-/// retry time. Workers take ready ids with ``next()``; a clock task moves due ones forward with
-/// ``promoteDue(now:)``.
+/// The spool entries the server knows about and the order in which they are delivered: ready
+/// ones in arrival order, deferred ones until their retry time. Workers take ready entries with
+/// ``next()`` and report back with ``finished(_:retryAt:)``; a clock task moves due ones
+/// forward with ``promoteDue(now:)``.
+///
+/// Entries are kept in memory so that delivery does not reread every envelope from disk, and
+/// in the same actor as the queue so that taking and finishing a message are one hop each.
+/// The bytes of newly accepted small messages are kept too, up to a budget, until their first
+/// delivery attempt takes them.
 actor DeliveryQueue {
+    /// A message to deliver.
+    struct Item: Sendable, Equatable {
+        /// Its state.
+        var entry: SpoolEntry
+        /// Its bytes, when they were kept in memory since it was accepted.
+        var content: ByteBuffer?
+    }
+
+    private let maximumContentBytes: Int
+    private var contentBytes = 0
+    private var contents: [QueueID: ByteBuffer] = [:]
+    private var entries: [QueueID: SpoolEntry] = [:]
     private var ready: [QueueID] = []
     private var readHead = 0
     private var queued: Set<QueueID> = []
     private var deferred: [QueueID: Date] = [:]
-    private var waiters: [CheckedContinuation<QueueID?, Never>] = []
+    private var waiters: [CheckedContinuation<Item?, Never>] = []
     private var isClosed = false
 
-    /// Makes a message ready now (new, recovered, or retried by the operator).
-    func enqueue(_ id: QueueID) {
+    /// - Parameter maximumContentBytes: How many octets of message bytes to keep at most.
+    init(maximumContentBytes: Int = 0) {
+        self.maximumContentBytes = maximumContentBytes
+    }
+
+    /// Records an entry (new, recovered, or a DSN) and makes it ready now.
+    /// - Parameters:
+    ///   - entry: The entry.
+    ///   - content: The message's bytes, kept for its next attempt if the budget allows.
+    func insert(_ entry: SpoolEntry, content: ByteBuffer? = nil) {
+        entries[entry.queueID] = entry
+        if let content, contents[entry.queueID] == nil, contentBytes + content.readableBytes <= maximumContentBytes {
+            contents[entry.queueID] = content
+            contentBytes += content.readableBytes
+        }
+        enqueue(entry.queueID)
+    }
+
+    /// Makes a known message ready now (retried by the operator).
+    /// - Returns: false if the message is not known.
+    @discardableResult
+    func retry(_ id: QueueID) -> Bool {
+        guard entries[id] != nil else { return false }
+        enqueue(id)
+        return true
+    }
+
+    /// The entry of a known message.
+    func entry(_ id: QueueID) -> SpoolEntry? { entries[id] }
+
+    /// Forgets a message (deleted by the operator).
+    /// - Returns: The entry, or `nil` if the message was not known.
+    func remove(_ id: QueueID) -> SpoolEntry? {
         deferred[id] = nil
-        guard !isClosed, queued.insert(id).inserted else { return }
-        if waiters.isEmpty {
-            ready.append(id)
+        _ = takeContent(id)
+        return entries.removeValue(forKey: id)
+    }
+
+    /// Ends a delivery attempt: keeps the message's new state and, with `retryAt`, holds it
+    /// until then; without, forgets it (every recipient is final and it left the spool).
+    func finished(_ entry: SpoolEntry, retryAt: Date?) {
+        let id = entry.queueID
+        queued.remove(id)
+        // Deleted by the operator while it was being delivered: it stays deleted.
+        guard entries[id] != nil else { return }
+        if let retryAt {
+            entries[id] = entry
+            if !isClosed { deferred[id] = retryAt }
         } else {
-            waiters.removeFirst().resume(returning: id)
+            entries[id] = nil
+            deferred[id] = nil
         }
     }
 
-    /// Holds a message until `date`.
-    func schedule(_ id: QueueID, at date: Date) {
-        guard !isClosed else { return }
-        deferred[id] = date
-    }
-
-    /// Forgets a message (deleted by the operator or finished).
-    func forget(_ id: QueueID) {
-        deferred[id] = nil
-    }
-
-    /// Marks a message as no longer being delivered, so it can be queued again.
-    func finished(_ id: QueueID) {
-        queued.remove(id)
+    /// Ends a delivery attempt that left the message as it was (it could not be removed):
+    /// it stays known, but is not retried before a restart or the operator asks.
+    func abandoned(_ entry: SpoolEntry) {
+        queued.remove(entry.queueID)
+        guard entries[entry.queueID] != nil else { return }
+        entries[entry.queueID] = entry
     }
 
     /// Moves every deferred message whose time has come to the ready list; returns how many.
@@ -53,15 +107,20 @@ actor DeliveryQueue {
     }
 
     /// The next ready message, waiting until there is one; `nil` once the queue is closed.
-    func next() async -> QueueID? {
-        if readHead < ready.count {
+    func next() async -> Item? {
+        while readHead < ready.count {
             let id = ready[readHead]
             readHead += 1
             if readHead > 1024, readHead * 2 > ready.count {
                 ready.removeFirst(readHead)
                 readHead = 0
             }
-            return id
+            // Deleted by the operator while it waited: skip it.
+            guard let entry = entries[id] else {
+                queued.remove(id)
+                continue
+            }
+            return Item(entry: entry, content: takeContent(id))
         }
         if isClosed { return nil }
         return await withCheckedContinuation { waiters.append($0) }
@@ -77,6 +136,22 @@ actor DeliveryQueue {
     /// Whether ``close()`` was called.
     var isClosedForWork: Bool { isClosed }
 
-    /// How many messages are ready and how many are deferred.
-    var counts: (ready: Int, deferred: Int) { (ready.count - readHead, deferred.count) }
+    /// Ready and deferred messages, and the octets of message bytes held.
+    var counts: (ready: Int, deferred: Int, contentBytes: Int) { (ready.count - readHead, deferred.count, contentBytes) }
+
+    private func enqueue(_ id: QueueID) {
+        deferred[id] = nil
+        guard !isClosed, let entry = entries[id], queued.insert(id).inserted else { return }
+        if waiters.isEmpty {
+            ready.append(id)
+        } else {
+            waiters.removeFirst().resume(returning: Item(entry: entry, content: takeContent(id)))
+        }
+    }
+
+    private func takeContent(_ id: QueueID) -> ByteBuffer? {
+        guard let content = contents.removeValue(forKey: id) else { return nil }
+        contentBytes -= content.readableBytes
+        return content
+    }
 }

@@ -19,11 +19,12 @@ public final class FilterServer: Service, Sendable {
     /// Blocking file work (writes, fsync, rename) runs here. More threads than cores let the
     /// spool prepare the next batch while one is being synced, so batches grow under load.
     private let fileThreadPool: NIOThreadPool
-    private let index = SpoolIndex()
-    private let queue = DeliveryQueue()
-    private let client: SMTPClient
+    private let queue: DeliveryQueue
     private let smtpServer: SMTPServer
-    private let agent: DeliveryAgent
+    /// One delivery agent per event loop, each with its own next-hop connections on that loop,
+    /// and its workers run on that loop too: a delivery needs no thread switch between the
+    /// worker and its connection.
+    private let lanes: [DeliveryLane]
     private let logger: Logger
     private let listening: AsyncStream<SocketAddress>.Continuation
     /// The addresses the SMTP listener bound, first element when it is listening.
@@ -38,6 +39,7 @@ public final class FilterServer: Service, Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
+        self.queue = DeliveryQueue(maximumContentBytes: configuration.delivery.memoryBytes)
         let fileThreadPool = NIOThreadPool(numberOfThreads: configuration.fileThreads)
         fileThreadPool.start()
         self.fileThreadPool = fileThreadPool
@@ -47,20 +49,12 @@ public final class FilterServer: Service, Sendable {
             fileThreadPool.shutdownGracefully { _ in }
             throw error
         }
-        var clientConfiguration = SMTPClientConfiguration(
-            heloName: configuration.hostname, host: configuration.nextHop.host, port: configuration.nextHop.port)
-        clientConfiguration.maximumIdleConnections = configuration.delivery.concurrency
-        self.client = SMTPClient(configuration: clientConfiguration, eventLoopGroup: eventLoopGroup)
         let queue = self.queue
-        let index = self.index
-        let receiver = SpoolMessageReceiver(spool: spool) { entry in
-            await index.insert(entry)
-            await queue.enqueue(entry.queueID)
-        }
+        let receiver = SpoolMessageReceiver(spool: spool) { entry, content in await queue.insert(entry, content: content) }
         self.smtpServer = SMTPServer(
             configuration: configuration.smtp, receiver: receiver, eventLoopGroup: eventLoopGroup, logger: logger)
-        self.agent = DeliveryAgent(
-            spool: spool, entries: index, queue: queue, client: client, configuration: configuration, logger: logger)
+        self.lanes = DeliveryLane.make(
+            eventLoopGroup: eventLoopGroup, spool: spool, queue: queue, configuration: configuration, logger: logger)
         (self.listeningAddresses, self.listening) = AsyncStream.makeStream(of: SocketAddress.self)
     }
 
@@ -68,19 +62,19 @@ public final class FilterServer: Service, Sendable {
     public func run() async throws {
         let recovered = try await spool.recover(logger: logger)
         for entry in recovered {
-            await index.insert(entry)
-            await queue.enqueue(entry.queueID)
+            await queue.insert(entry)
         }
         logger.info("Spool recovered", metadata: ["spool.entries": "\(recovered.count)", "spool.directory": "\(configuration.spoolDirectory)"])
         let control = ControlServer(path: configuration.resolvedControlSocketPath, handler: ControlHandler(server: self), logger: logger)
 
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                let workers = self.configuration.delivery.concurrency
                 group.addTask {
                     await withDiscardingTaskGroup { workerGroup in
-                        for _ in 0..<workers {
-                            workerGroup.addTask { await self.agent.runWorker() }
+                        for lane in self.lanes {
+                            for _ in 0..<lane.workers {
+                                workerGroup.addTask(executorPreference: lane.executor) { await lane.agent.runWorker() }
+                            }
                         }
                         workerGroup.addTask { await self.runRetryClock() }
                     }
@@ -103,7 +97,9 @@ public final class FilterServer: Service, Sendable {
             self.logger.info("Graceful shutdown requested")
             self.smtpServer.shutdown()
         }
-        await client.shutdown()
+        for lane in lanes {
+            await lane.agent.client.shutdown()
+        }
         try? await fileThreadPool.shutdownGracefully()
         listening.finish()
         logger.info("Server stopped; undelivered messages stay in the spool")
@@ -122,9 +118,7 @@ public final class FilterServer: Service, Sendable {
 
     /// Delivers a message now, whatever its retry time.
     func retry(_ id: QueueID) async -> Bool {
-        guard await index.entry(id) != nil else { return false }
-        await queue.enqueue(id)
-        return true
+        await queue.retry(id)
     }
 
     /// Delivers every deferred message now.
@@ -136,11 +130,37 @@ public final class FilterServer: Service, Sendable {
 
     /// Deletes a message from the spool without delivering it.
     func delete(_ id: QueueID) async throws -> Bool {
-        guard await index.entry(id) != nil else { return false }
-        await queue.forget(id)
-        await index.remove(id)
+        guard await queue.remove(id) != nil else { return false }
         try await spool.remove(id)
         logger.notice("Deleted by the operator", metadata: ["mail.queue.id": "\(id)"])
         return true
+    }
+}
+
+/// The delivery agent of one event loop and the number of workers it runs.
+struct DeliveryLane: Sendable {
+    let agent: DeliveryAgent
+    let executor: EventLoopTaskExecutor
+    let workers: Int
+
+    /// Spreads `configuration.delivery.concurrency` workers over the group's event loops.
+    static func make(
+        eventLoopGroup: any EventLoopGroup, spool: Spool, queue: DeliveryQueue,
+        configuration: FilterServerConfiguration, logger: Logger
+    ) -> [DeliveryLane] {
+        var loops: [any EventLoop] = []
+        var iterator = eventLoopGroup.makeIterator()
+        while let loop = iterator.next() { loops.append(loop) }
+        let concurrency = configuration.delivery.concurrency
+        return loops.enumerated().map { index, loop in
+            let workers = concurrency / loops.count + (index < concurrency % loops.count ? 1 : 0)
+            var clientConfiguration = SMTPClientConfiguration(
+                heloName: configuration.hostname, host: configuration.nextHop.host, port: configuration.nextHop.port)
+            clientConfiguration.maximumIdleConnections = max(1, workers)
+            let client = SMTPClient(configuration: clientConfiguration, eventLoopGroup: loop)
+            return DeliveryLane(
+                agent: DeliveryAgent(spool: spool, queue: queue, client: client, configuration: configuration, logger: logger),
+                executor: EventLoopTaskExecutor(loop), workers: workers)
+        }
     }
 }

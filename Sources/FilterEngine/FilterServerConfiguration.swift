@@ -16,8 +16,8 @@ public struct FilterServerConfiguration: Sendable {
     public var delivery: Delivery
     /// The control socket for `filterctl`; default `control.sock` in the spool directory.
     public var controlSocketPath: String?
-    /// Threads for blocking spool I/O. Default 8: enough to prepare one group-commit batch
-    /// while another is being synced.
+    /// Threads for blocking spool I/O. Default 8: enough for the parallel sync jobs of a
+    /// group-commit batch while delivery reads messages from the spool.
     public var fileThreads: Int
     /// How owners are asked for decisions when the server runs with a transport.
     public var filtering: FilteringConfiguration
@@ -48,16 +48,21 @@ public struct FilterServerConfiguration: Sendable {
         /// How long a message may stay in the spool before undelivered recipients fail with
         /// `4.4.7` and a DSN, in seconds. Default 5 days, Postfix's `maximal_queue_lifetime`.
         public var maximumQueueLifetime: Double
+        /// How many octets of newly accepted small messages are kept in memory for their first
+        /// delivery attempt, so it need not read them back from the spool; messages beyond it
+        /// are read from their files. Default 16 MiB (16 777 216 octets); 0 turns it off.
+        public var memoryBytes: Int
 
         /// Creates delivery rules with the documented defaults.
         public init(
             concurrency: Int = 20, minimumBackoff: Double = 10, maximumBackoff: Double = 300,
-            maximumQueueLifetime: Double = 5 * 24 * 3600
+            maximumQueueLifetime: Double = 5 * 24 * 3600, memoryBytes: Int = 16 * 1024 * 1024
         ) {
             self.concurrency = concurrency
             self.minimumBackoff = minimumBackoff
             self.maximumBackoff = maximumBackoff
             self.maximumQueueLifetime = maximumQueueLifetime
+            self.memoryBytes = memoryBytes
         }
 
         /// The delay before attempt number `attempts + 1`, after `attempts` failed ones.

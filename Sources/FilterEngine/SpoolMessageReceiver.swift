@@ -5,18 +5,18 @@ import Logging
 import NIOCore
 
 /// Receives messages from the SMTP server into the spool and hands each committed one to the
-/// delivery queue.
+/// delivery queue, with its bytes when it was small enough to be held in memory.
 struct SpoolMessageReceiver: SMTPMessageReceiver {
     let spool: Spool
-    let onCommit: @Sendable (SpoolEntry) async -> Void
+    let onCommit: @Sendable (SpoolEntry, ByteBuffer?) async -> Void
 
     func openMessage(for envelope: Envelope, logger: Logger) async throws -> any SMTPIncomingMessage {
-        IncomingMessage(writer: try await spool.beginMessage(), onCommit: onCommit)
+        IncomingMessage(writer: spool.beginMessage(), onCommit: onCommit)
     }
 
     private struct IncomingMessage: SMTPIncomingMessage {
         let writer: SpoolWriter
-        let onCommit: @Sendable (SpoolEntry) async -> Void
+        let onCommit: @Sendable (SpoolEntry, ByteBuffer?) async -> Void
 
         var queueID: QueueID { writer.queueID }
 
@@ -26,7 +26,7 @@ struct SpoolMessageReceiver: SMTPMessageReceiver {
 
         func commit(envelope: Envelope) async throws {
             let entry = try await writer.commit(envelope: envelope, receivedAt: Date())
-            await onCommit(entry)
+            await onCommit(entry, await writer.committedContent)
         }
 
         func discard() async {

@@ -22,7 +22,7 @@ import Testing
         // A tiny threshold makes the writer flush several chunks at increasing offsets.
         let spool = try temporary.open(flushThreshold: 7)
         let parts = ["Received: from x\r\n", "Subject: hi\r\n", "\r\n", "body line\r\n", String(repeating: "z", count: 1000)]
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         for part in parts {
             try await writer.write(ByteBuffer(string: part))
         }
@@ -50,7 +50,7 @@ import Testing
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
         let spool = try temporary.open()
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         let entry = try await writer.commit(envelope: Envelope(mailFrom: "a@b"), receivedAt: Date())
         #expect(entry.messageSize == 0)
         #expect(try spool.entry(entry.queueID)?.messageSize == 0)
@@ -60,7 +60,7 @@ import Testing
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
         let spool = try temporary.open(flushThreshold: 4)
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         try await writer.write(ByteBuffer(string: "Subject: pending\r\n\r\nbody\r\n"))
         #expect(try temporary.names(in: "queue").isEmpty)
         #expect(try temporary.names(in: "tmp") == ["\(writer.queueID).msg"])
@@ -71,7 +71,7 @@ import Testing
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
         let spool = try temporary.open(flushThreshold: 4)
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         try await writer.write(ByteBuffer(string: "some bytes"))
         await writer.abort()
         #expect(try temporary.names(in: "tmp").isEmpty)
@@ -83,7 +83,7 @@ import Testing
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
         let spool = try temporary.open()
-        let writer = try await spool.beginMessage()
+        let writer = spool.beginMessage()
         _ = try await writer.commit(envelope: Envelope(mailFrom: "a@b"), receivedAt: Date())
         do {
             try await writer.write(ByteBuffer(string: "late"))
@@ -148,6 +148,41 @@ import Testing
         }
     }
 
+    @Test func removedFilesHoldLaterMessages() async throws {
+        let temporary = try TemporarySpool()
+        defer { temporary.remove() }
+        let spool = try temporary.open()
+        let long = String(repeating: "long message line\r\n", count: 200)
+        let first = try await commitMessage(long, in: spool)
+        try await spool.remove(first.queueID)
+        #expect(try temporary.names(in: "queue").isEmpty)
+        #expect(try temporary.names(in: "tmp").count == 2)
+
+        // The new files are the old ones, overwritten and cut to their new size.
+        let second = try await commitMessage("short", to: ["x@example.com", "y@example.com"], in: spool)
+        #expect(try temporary.names(in: "tmp").isEmpty)
+        #expect(try temporary.names(in: "queue") == ["\(second.queueID).env", "\(second.queueID).msg"])
+        let stored = try Data(contentsOf: URL(fileURLWithPath: spool.messagePath(for: second.queueID)))
+        #expect(stored == Data("short".utf8))
+        #expect(try spool.entry(second.queueID) == second)
+        #expect(try await temporary.open().recover(logger: Logger(label: "test")) == [second])
+    }
+
+    @Test func recyclingKeepsOnlySmallFilesAndCanBeTurnedOff() async throws {
+        let temporary = try TemporarySpool()
+        defer { temporary.remove() }
+        let large = try temporary.open(flushThreshold: 64)
+        let entry = try await commitMessage(String(repeating: "z", count: 100), in: large)
+        try await large.remove(entry.queueID)
+        #expect(try temporary.names(in: "tmp").isEmpty)
+
+        let off = try temporary.open(recycledFiles: 0)
+        let small = try await commitMessage("tiny", in: off)
+        try await off.remove(small.queueID)
+        #expect(try temporary.names(in: "tmp").isEmpty)
+        #expect(try temporary.names(in: "queue").isEmpty)
+    }
+
     @Test func entriesAreSortedByQueueID() async throws {
         let temporary = try TemporarySpool()
         defer { temporary.remove() }
@@ -207,14 +242,16 @@ struct TemporarySpool {
     func open(
         flushThreshold: Int = 256 * 1024,
         maximumBatchSize: Int = 256,
-        syncMethod: SpoolConfiguration.SyncMethod = .fsyncEachFile
+        syncMethod: SpoolConfiguration.SyncMethod = .fsyncEachFile,
+        recycledFiles: Int = 256
     ) throws -> Spool {
         try Spool(
             configuration: SpoolConfiguration(
                 directory: directory,
                 flushThreshold: flushThreshold,
                 maximumBatchSize: maximumBatchSize,
-                syncMethod: syncMethod
+                syncMethod: syncMethod,
+                recycledFiles: recycledFiles
             )
         )
     }
@@ -243,7 +280,7 @@ func commitMessage(
     in spool: Spool,
     receivedAt: Date = Date(timeIntervalSince1970: 1_700_000_000.25)
 ) async throws -> SpoolEntry {
-    let writer = try await spool.beginMessage()
+    let writer = spool.beginMessage()
     try await writer.write(ByteBuffer(string: body))
     let envelope = Envelope(
         mailFrom: "sender@example.org",

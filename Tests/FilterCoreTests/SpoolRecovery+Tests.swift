@@ -20,7 +20,7 @@ import Testing
         first.nextAttemptAt = Date(timeIntervalSince1970: 1_700_000_500)
         try await spool.update(first)
         // Interrupted sessions: a half-written message and a stray envelope staging file.
-        let unfinished = try await spool.beginMessage()
+        let unfinished = spool.beginMessage()
         try await unfinished.write(ByteBuffer(string: "never acknowledged"))
         try temporary.write("{}", to: "tmp", "X.env")
 

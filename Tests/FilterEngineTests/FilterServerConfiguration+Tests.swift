@@ -17,5 +17,6 @@ import Testing
         #expect(configuration.spoolDirectory == "/var/spool/filterd")
         #expect(configuration.resolvedControlSocketPath == "/var/spool/filterd/control.sock")
         #expect(configuration.smtp.session.maximumMessageSize >= 10_240_000)
+        #expect(configuration.delivery.memoryBytes == 16 * 1024 * 1024)
     }
 }

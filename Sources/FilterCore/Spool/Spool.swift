@@ -10,8 +10,9 @@ public struct SpoolConfiguration: Sendable {
         /// The method's name, as in configuration files.
         public let rawValue: String
 
-        /// `fsync(2)` every file of the batch, one after the other. Touches only the spool's
-        /// own files, whatever else shares the file system.
+        /// Sync every file of the batch on its own (`fdatasync(2)`: data and size, not
+        /// timestamps), several side by side. Touches only the spool's own files, whatever
+        /// else shares the file system.
         public static let fsyncEachFile = SyncMethod(rawValue: "fsyncEachFile")
         /// One `syncfs(2)` of the spool's file system per batch (Linux). Cheaper for large
         /// batches on a file system dedicated to the spool; it also flushes everybody else's
@@ -32,18 +33,24 @@ public struct SpoolConfiguration: Sendable {
     public var maximumBatchSize: Int
     /// How a batch's data is made durable. Default `fsyncEachFile`.
     public var syncMethod: SyncMethod
+    /// How many files of removed entries are kept in `tmp/` to hold new messages, instead of
+    /// deleting them and creating new ones (files); only files of at most `flushThreshold`
+    /// octets are kept. Default 256; 0 turns recycling off.
+    public var recycledFiles: Int
 
     /// Creates a configuration with the documented defaults.
     public init(
         directory: String,
         flushThreshold: Int = 256 * 1024,
         maximumBatchSize: Int = 256,
-        syncMethod: SyncMethod = .fsyncEachFile
+        syncMethod: SyncMethod = .fsyncEachFile,
+        recycledFiles: Int = 256
     ) {
         self.directory = directory
         self.flushThreshold = flushThreshold
         self.maximumBatchSize = maximumBatchSize
         self.syncMethod = syncMethod
+        self.recycledFiles = recycledFiles
     }
 }
 
@@ -87,7 +94,12 @@ public final class Spool: Sendable {
             syncMethod: configuration.syncMethod,
             maximumBatchSize: configuration.maximumBatchSize,
             queueDirectory: queueDirectory,
-            threadPool: threadPool
+            threadPool: threadPool,
+            recycledFiles: RecycledFiles(
+                temporaryDirectory: temporaryDirectory,
+                capacity: configuration.recycledFiles,
+                maximumFileSize: configuration.flushThreshold
+            )
         )
         try SpoolFiles.makeDirectory(configuration.directory)
         for directory in [temporaryDirectory, queueDirectory, corruptDirectory] {
@@ -96,15 +108,14 @@ public final class Spool: Sendable {
         try SpoolFiles.syncDirectory(configuration.directory)
     }
 
-    /// Starts receiving a new message: allocates its queue id and its file in `tmp/`.
+    /// Starts receiving a new message: allocates its queue id. Its file in `tmp/` is created
+    /// only when more than `flushThreshold` bytes arrive, or else by the commit batch itself,
+    /// so a small message costs no file operation before its commit.
     ///
     /// - Returns: The writer to stream the message into, then `commit` or `abort`.
-    /// - Throws: `SpoolError` if the file cannot be created.
-    public func beginMessage() async throws(SpoolError) -> SpoolWriter {
+    public func beginMessage() -> SpoolWriter {
         let queueID = QueueID.generate()
-        let path = temporaryPath(queueID, suffix: "msg")
-        let descriptor = try await runBlocking { () throws(SpoolError) in try SpoolFiles.createExclusive(path) }
-        return SpoolWriter(queueID: queueID, descriptor: descriptor, temporaryPath: path, spool: self)
+        return SpoolWriter(queueID: queueID, temporaryPath: temporaryPath(queueID, suffix: "msg"), spool: self)
     }
 
     /// Atomically replaces the stored state of an entry (write to `tmp/`, sync, rename over
@@ -115,38 +126,41 @@ public final class Spool: Sendable {
     ///   the new state could not be made durable (the previous state then remains).
     public func update(_ entry: SpoolEntry) async throws(SpoolError) {
         let queueID = entry.queueID
-        let bytes = try Self.encode(entry)
-        let messagePath = messagePath(for: queueID)
-        let temporaryPath = temporaryPath(queueID, suffix: String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".env")
-        let descriptor = try await runBlocking { () throws(SpoolError) in
-            guard try SpoolFiles.fileSize(messagePath) != nil else {
-                throw SpoolError(code: .notFound, message: "no such message in the spool", path: messagePath)
-            }
-            return try SpoolFiles.createFile(temporaryPath, containing: bytes)
-        }
         let staged = CommitRequest.StagedFile(
-            descriptor: descriptor,
-            temporaryPath: temporaryPath,
+            content: .bytes(ByteBuffer(bytes: try Self.encode(entry))),
+            temporaryPath: temporaryPath(queueID, suffix: String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".env"),
             finalPath: envelopePath(for: queueID)
         )
-        try await committer.commit(CommitRequest(message: nil, envelope: staged))
+        try await committer.run(.commit(CommitRequest(message: nil, envelope: staged, requiredMessagePath: messagePath(for: queueID))))
     }
 
     /// Removes a message whose recipients are all final: `ID.env` first, then `ID.msg`, so an
     /// interruption leaves at worst an orphan body, never an envelope without its message.
+    /// Concurrent removals and commits share one thread-pool job.
     ///
     /// - Parameter queueID: The message to remove.
     /// - Throws: `SpoolError` `.notFound` if neither file exists, `.ioFailure` if one cannot
     ///   be removed.
     public func remove(_ queueID: QueueID) async throws(SpoolError) {
-        let envelopePath = envelopePath(for: queueID)
-        let messagePath = messagePath(for: queueID)
-        try await runBlocking { () throws(SpoolError) in
-            let hadEnvelope = try SpoolFiles.remove(envelopePath)
-            let hadMessage = try SpoolFiles.remove(messagePath)
-            guard hadEnvelope || hadMessage else {
-                throw SpoolError(code: .notFound, message: "no such message in the spool", path: envelopePath)
+        try await committer.run(.removal(RemovalRequest(envelopePath: envelopePath(for: queueID), messagePath: messagePath(for: queueID))))
+    }
+
+    /// Reads a committed message's raw bytes in one thread-pool job, for delivering or quoting
+    /// a message small enough to hold in memory.
+    ///
+    /// - Parameters:
+    ///   - queueID: The message.
+    ///   - maximumBytes: Read no more than this many octets from the start of the file.
+    /// - Returns: The first `maximumBytes` octets of `ID.msg` (all of it if smaller).
+    /// - Throws: `SpoolError` `.notFound` if the file does not exist, `.ioFailure` if it
+    ///   cannot be read.
+    public func readMessage(_ queueID: QueueID, maximumBytes: Int = .max) async throws(SpoolError) -> ByteBuffer {
+        let path = messagePath(for: queueID)
+        return try await runBlocking { () throws(SpoolError) in
+            guard let bytes = try SpoolFiles.readFile(path, maximumBytes: maximumBytes) else {
+                throw SpoolError(code: .notFound, message: "no such message in the spool", path: path)
             }
+            return bytes
         }
     }
 
@@ -163,7 +177,7 @@ public final class Spool: Sendable {
     public func entry(_ queueID: QueueID) throws(SpoolError) -> SpoolEntry? {
         let path = envelopePath(for: queueID)
         guard let bytes = try SpoolFiles.readFile(path) else { return nil }
-        return try Self.decode(bytes, path: path)
+        return try Self.decode(Array(buffer: bytes), path: path)
     }
 
     /// Reads every committed entry that can be parsed, sorted by queue id. Blocking; meant for

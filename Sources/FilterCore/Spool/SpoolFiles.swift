@@ -35,10 +35,10 @@ enum SpoolFiles {
 
     /// Writes `bytes` into a new file at `path` and returns its still open descriptor, so that
     /// the caller can sync it in a batch.
-    static func createFile(_ path: String, containing bytes: [UInt8]) throws(SpoolError) -> CInt {
+    static func createFile(_ path: String, containing bytes: ByteBuffer) throws(SpoolError) -> CInt {
         let descriptor = try createExclusive(path)
         do {
-            try write(ByteBuffer(bytes: bytes), to: descriptor, at: 0, path: path)
+            try write(bytes, to: descriptor, at: 0, path: path)
         } catch {
             close(descriptor)
             unlinkIfPresent(path)
@@ -50,6 +50,13 @@ enum SpoolFiles {
     /// `fsync(2)`: the file's data and size are on stable storage when it returns.
     static func sync(_ descriptor: CInt, path: String) throws(SpoolError) {
         guard retryingOnInterrupt({ fsync(descriptor) }) == 0 else { throw .systemCall("fsync failed", path: path) }
+    }
+
+    /// `fdatasync(2)`: the file's data, and the metadata needed to read it back (size, block
+    /// map), are on stable storage when it returns; only timestamps may lag. That is all a
+    /// spool file needs, and it spares writing the inode of a recycled file overwritten in place.
+    static func syncData(_ descriptor: CInt, path: String) throws(SpoolError) {
+        guard retryingOnInterrupt({ fdatasync(descriptor) }) == 0 else { throw .systemCall("fdatasync failed", path: path) }
     }
 
     /// Starts writing a file's dirty pages to disk without waiting (`sync_file_range(2)` with
@@ -107,25 +114,32 @@ enum SpoolFiles {
         throw .systemCall("cannot stat file", path: path)
     }
 
-    /// The whole content of a file, or `nil` if it does not exist.
-    static func readFile(_ path: String) throws(SpoolError) -> [UInt8]? {
+    /// The content of a file up to `maximumBytes` octets, or `nil` if it does not exist.
+    static func readFile(_ path: String, maximumBytes: Int = .max) throws(SpoolError) -> ByteBuffer? {
         let descriptor = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
         if descriptor < 0 {
             if errno == ENOENT { return nil }
             throw .systemCall("cannot open file", path: path)
         }
         defer { close(descriptor) }
-        var content: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .systemCall("cannot stat file", path: path) }
+        // One read for a file that does not change; grow if it did.
+        var content = ByteBufferAllocator().buffer(capacity: min(maximumBytes, max(Int(status.st_size), 0) + 1))
+        while content.readableBytes < maximumBytes {
+            let wanted = min(maximumBytes - content.readableBytes, content.writableBytes > 0 ? content.writableBytes : 64 * 1024)
+            var count = 0
+            content.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
+                count = read(descriptor, space.baseAddress, wanted)
+                return max(count, 0)
+            }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw .systemCall("read failed", path: path)
             }
-            if count == 0 { return content }
-            content.append(contentsOf: chunk[0..<count])
+            if count == 0 { break }
         }
+        return content
     }
 
     /// The names in a directory, without `.` and `..`, sorted.
