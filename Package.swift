@@ -46,9 +46,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
         .target(
             name: "FilterQueue",
-            dependencies: ["FilterCore"],
+            dependencies: ["FilterCore", "CRabbitMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -110,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FilterQueueTests",
-            dependencies: ["FilterQueue"],
+            dependencies: ["FilterQueue", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
