@@ -12,6 +12,8 @@
 #   AMQP        127.0.0.1:$FILTER_RABBITMQ_PORT            (default 15682)
 #   management  127.0.0.1:$FILTER_RABBITMQ_MANAGEMENT_PORT (default 15683)
 #   Erlang distribution $FILTER_RABBITMQ_DIST_PORT         (default 15684)
+# A second node beside the first needs other ports and FILTER_RABBITMQ_NODENAME
+# (default filterd-test), for example for a test that restarts its broker.
 # The ports are not RabbitMQ's defaults, so a system broker can run beside it,
 # and lie below Linux's ephemeral range (32768-60999), where an outgoing
 # connection could already hold them.
@@ -31,7 +33,7 @@ log() {
 }
 
 usage() {
-    sed -n '2,22p' "$0" >&2
+    sed -n '2,24p' "$0" >&2
     exit 64
 }
 
@@ -39,7 +41,7 @@ usage() {
 node_environment() {
     local dir=$1
     export HOME=$dir # the Erlang cookie lives in $HOME
-    export RABBITMQ_NODENAME=filterd-test@localhost
+    export RABBITMQ_NODENAME=${FILTER_RABBITMQ_NODENAME:-filterd-test}@localhost
     export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
     export RABBITMQ_NODE_PORT=$AMQP_PORT
     export RABBITMQ_DIST_PORT=$DIST_PORT
