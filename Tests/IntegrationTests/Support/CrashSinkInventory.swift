@@ -42,3 +42,43 @@ struct CrashSinkInventory {
         return contents.contains("-- end of \(messageID)") ? messageID : nil
     }
 }
+
+extension SMTPSink {
+    /// Waits until a complete copy of every Message-ID in `expected` has arrived.
+    /// - Parameters:
+    ///   - expected: The Message-IDs (as `LoadGenerator` or `Swaks.sendMessage` made them).
+    ///   - timeout: How long to wait.
+    /// - Returns: The copies of every Message-ID that arrived (also unexpected ones); on a
+    ///   timeout the caller sees which are missing.
+    /// - Throws: Whatever listing the dump directory throws.
+    func waitForMessageIDs(_ expected: Set<String>, timeout: Duration) async throws -> [String: Int] {
+        var inventory = CrashSinkInventory(directory: dumpDirectory)
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            try inventory.refresh()
+            let copies = inventory.copiesByMessageID
+            if expected.isSubset(of: copies.keys) || ContinuousClock.now >= deadline {
+                return copies
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+extension SMTPSink {
+    /// Starts smtp-sink on a free port, runs `body`, then stops it (also when `body` throws).
+    /// - Parameter body: The test.
+    /// - Returns: What `body` returns.
+    /// - Throws: What `body` throws.
+    static func withRunning<Result>(_ body: (SMTPSink) async throws -> Result) async throws -> Result {
+        let sink = try await SMTPSink()
+        do {
+            let result = try await body(sink)
+            await sink.stop()
+            return result
+        } catch {
+            await sink.stop()
+            throw error
+        }
+    }
+}

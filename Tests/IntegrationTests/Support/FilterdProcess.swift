@@ -41,6 +41,48 @@ final class FilterdProcess: Sendable {
         var maxQueueLifetime = 3600
     }
 
+    /// Per-user filtering over a broker: the `--amqp`, `--amqp-password-file`, `--server-id`
+    /// and `--deadline` flags and the `filtering:` section of the configuration file.
+    struct Filtering: Sendable {
+        /// `--amqp`: the server's broker URL, without a password.
+        var amqpURL: String
+        /// `--server-id`.
+        var serverID: String
+        /// `--amqp-password-file`.
+        var passwordFile: URL
+        /// `--deadline`, in seconds; the server's default (60) if `nil`.
+        var deadline: Int?
+        /// Lines of the `filtering:` section, without indentation, e.g. `"offline_policy: wait"`.
+        var configuration: [String] = []
+
+        /// Filtering through `broker` as the server user that `BrokerNode.setUpServer` made.
+        /// - Parameters:
+        ///   - broker: The node.
+        ///   - serverID: The server id given to `setUpServer`.
+        ///   - credentials: What `setUpServer` returned.
+        ///   - deadline: `--deadline`, in seconds.
+        ///   - configuration: Lines of the `filtering:` section.
+        init(
+            broker: BrokerNode, serverID: String, credentials: BrokerNode.Credentials, deadline: Int? = nil,
+            configuration: [String] = []
+        ) {
+            self.amqpURL = broker.amqpURL(user: credentials.user)
+            self.serverID = serverID
+            self.passwordFile = credentials.passwordFile
+            self.deadline = deadline
+            self.configuration = configuration
+        }
+
+        var arguments: [String] {
+            ["--amqp", amqpURL, "--amqp-password-file", passwordFile.path, "--server-id", serverID]
+                + (deadline.map { ["--deadline", String($0)] } ?? [])
+        }
+
+        var yaml: String {
+            configuration.isEmpty ? "" : "\nfiltering:\n" + configuration.map { "  " + $0 }.joined(separator: "\n")
+        }
+    }
+
     /// Where filterd listens (127.0.0.1).
     let listenPort: UInt16
     /// Where filterd delivers (127.0.0.1).
@@ -61,24 +103,26 @@ final class FilterdProcess: Sendable {
     ///   - hostname: `--hostname`.
     ///   - delivery: Retry timing for the configuration file.
     ///   - spoolDirectory: An existing spool to reuse; a fresh one if `nil`.
+    ///   - filtering: Per-user filtering over a broker; none (every recipient passes) if `nil`.
     /// - Throws: `HarnessError` if filterd is missing or does not listen in time.
     init(
         listenPort: UInt16? = nil,
         nextHopPort: UInt16,
         hostname: String = "filterd.example.test",
         delivery: Delivery = Delivery(),
-        spoolDirectory: URL? = nil
+        spoolDirectory: URL? = nil,
+        filtering: Filtering? = nil
     ) async throws {
         let root = try Repository.makeTemporaryDirectory(prefix: "filterd-server")
         let listenPort = try listenPort ?? freePort()
         let spoolDirectory = spoolDirectory ?? root.appendingPathComponent("spool")
         let configuration = root.appendingPathComponent("filterd.yaml")
-        try """
+        try ("""
         delivery:
           min_backoff: \(delivery.minBackoff)
           max_backoff: \(delivery.maxBackoff)
           max_queue_lifetime: \(delivery.maxQueueLifetime)
-        """.write(to: configuration, atomically: true, encoding: .utf8)
+        """ + (filtering?.yaml ?? "")).write(to: configuration, atomically: true, encoding: .utf8)
         let process = try RunningProcess(
             executable: try BuiltProducts.path("filterd"),
             arguments: [
@@ -89,7 +133,7 @@ final class FilterdProcess: Sendable {
                 "--spool", spoolDirectory.path,
                 "--hostname", hostname,
                 "--log-level", "debug",
-            ]
+            ] + (filtering?.arguments ?? [])
         )
         self.listenPort = listenPort
         self.nextHopPort = nextHopPort
@@ -112,6 +156,7 @@ final class FilterdProcess: Sendable {
     ///   - listenPort: Where to listen; a free port if `nil`.
     ///   - nextHopPort: The next hop on 127.0.0.1.
     ///   - delivery: Retry timing.
+    ///   - filtering: Per-user filtering over a broker, if any.
     ///   - body: The test.
     /// - Returns: What `body` returns.
     /// - Throws: What `body` throws, with filterd's log appended.
@@ -119,9 +164,11 @@ final class FilterdProcess: Sendable {
         listenPort: UInt16? = nil,
         nextHopPort: UInt16,
         delivery: Delivery = Delivery(),
+        filtering: Filtering? = nil,
         _ body: (FilterdProcess) async throws -> Result
     ) async throws -> Result {
-        let filterd = try await FilterdProcess(listenPort: listenPort, nextHopPort: nextHopPort, delivery: delivery)
+        let filterd = try await FilterdProcess(
+            listenPort: listenPort, nextHopPort: nextHopPort, delivery: delivery, filtering: filtering)
         do {
             let result = try await body(filterd)
             await filterd.stopAndRemoveFiles()
@@ -245,12 +292,14 @@ enum FilterChain {
     /// - Parameters:
     ///   - configure: Changes to the created instance before it starts (e.g. `postconf -P`).
     ///   - delivery: filterd's retry timing.
+    ///   - filtering: Per-user filtering over a broker, if any.
     ///   - body: The test.
     /// - Returns: What `body` returns.
     /// - Throws: What `body` throws, with filterd's log appended.
     static func withRunningChain<Result>(
         configure: (PostfixInstance) async throws -> Void = { _ in },
         delivery: FilterdProcess.Delivery = .init(),
+        filtering: FilterdProcess.Filtering? = nil,
         _ body: (PostfixInstance, FilterdProcess) async throws -> Result
     ) async throws -> Result {
         let postfix = try await PostfixInstance.create(filter: true)
@@ -258,7 +307,8 @@ enum FilterChain {
             try await configure(postfix)
             try await postfix.start()
             let result = try await FilterdProcess.withRunning(
-                listenPort: postfix.filterPort, nextHopPort: postfix.reinjectPort, delivery: delivery
+                listenPort: postfix.filterPort, nextHopPort: postfix.reinjectPort, delivery: delivery,
+                filtering: filtering
             ) { filterd in
                 try await body(postfix, filterd)
             }

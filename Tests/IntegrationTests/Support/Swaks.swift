@@ -75,3 +75,25 @@ enum XForwardClient {
         return try await ProcessRunner.run("python3", arguments)
     }
 }
+
+extension Swaks {
+    /// Sends one message with a fresh Message-ID whose body ends with `-- end of <Message-ID>`,
+    /// as `LoadGenerator`'s do, so that `SMTPSink.waitForMessageIDs` can count it.
+    /// - Parameters:
+    ///   - port: The SMTP server on 127.0.0.1.
+    ///   - from: The envelope sender.
+    ///   - to: The envelope recipient.
+    ///   - subject: The Subject header.
+    /// - Returns: The Message-ID, with angle brackets.
+    /// - Throws: `HarnessError` if swaks fails (the server did not accept the message).
+    @discardableResult
+    static func sendMessage(port: UInt16, from: String, to: String, subject: String) async throws -> String {
+        let messageID = "<\(UUID().uuidString.lowercased())@e2e.example.test>"
+        try await send(
+            port: port, from: from, to: [to], subject: subject,
+            body: "Sent by the filterd end-to-end tests.\n-- end of \(messageID)",
+            extraArguments: ["--header", "Message-ID: \(messageID)"]
+        ).requireSuccess()
+        return messageID
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Zero loss when a part of per-user filtering fails: a client or the server killed with
+/// requests outstanding, a full user queue, the broker restarted under load. Mail goes
+/// swaks/loadgen → `filterd server` → smtp-sink, and arrivals are compared by Message-ID.
+@Suite("Per-user filtering faults", .enabled(if: Repository.integrationEnabled), .serialized)
+struct PerUserFilteringFaultsTests {
+    /// Messages sent while a client or the server is down.
+    static let messageCount = 6
+
+    @Test(
+        "a client SIGKILLed with requests unacknowledged: the restarted client answers them, all mail arrives"
+    )
+    func clientKilledWithUnacknowledgedRequests() async throws {
+        try await SMTPSink.withRunning { sink in
+            try await BrokerFixture.withFixture { fixture in
+                let owner = try await fixture.addOwner("j.smith")
+                let first = try await FilterClientProcess.swift(
+                    broker: fixture.broker, credentials: owner, block: ["@spam.example"])
+                first.pause()
+                try await FilterdProcess.withRunning(
+                    nextHopPort: sink.port, filtering: fixture.filtering(deadline: 60)
+                ) { filterd in
+                    var sent = Set<String>()
+                    for index in 0..<Self.messageCount {
+                        sent.insert(
+                            try await Swaks.sendMessage(
+                                port: filterd.listenPort, from: "friend@example.test", to: owner.user,
+                                subject: "kept \(index)"))
+                    }
+                    let blocked = try await Swaks.sendMessage(
+                        port: filterd.listenPort, from: "bulk@spam.example", to: owner.user, subject: "blocked")
+                    try await Self.waitForLogCount(filterd, "Request published", Self.messageCount + 1)
+                    // Let the broker push every request to the paused client before it dies.
+                    try await Task.sleep(for: .seconds(1))
+                    await first.killAbruptly()
+
+                    let second = try await FilterClientProcess.swift(
+                        broker: fixture.broker, credentials: owner, block: ["@spam.example"])
+                    let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(30))
+                    try await filterd.waitForEmptySpool()
+                    await second.stop()
+                    #expect(sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys))")
+                    #expect(
+                        copies[blocked] == nil,
+                        "the blocked sender's mail was delivered: the fallback, not the client, decided")
+                    #expect(filterd.logLines(containing: "Owner decided").count == Self.messageCount + 1)
+                    #expect(filterd.logLines(containing: "No reply before the deadline").isEmpty)
+                    #expect(second.logLines(containing: "redelivered=true").count == Self.messageCount + 1)
+                }
+            }
+        }
+    }
+
+    @Test(
+        "the server SIGKILLed with requests outstanding: re-asked with the same ids after the restart, all mail arrives"
+    )
+    func serverKilledWithOutstandingRequests() async throws {
+        try await SMTPSink.withRunning { sink in
+            try await BrokerFixture.withFixture { fixture in
+                let owner = try await fixture.addOwner("x|y")
+                let client = try await FilterClientProcess.swift(
+                    broker: fixture.broker, credentials: owner, block: ["@spam.example"])
+                client.pause()
+                let filtering = fixture.filtering(deadline: 60)
+                let first = try await FilterdProcess(nextHopPort: sink.port, filtering: filtering)
+                var sent = Set<String>()
+                for index in 0..<Self.messageCount {
+                    sent.insert(
+                        try await Swaks.sendMessage(
+                            port: first.listenPort, from: "friend@example.test", to: owner.user,
+                            subject: "outstanding \(index)"))
+                }
+                try await Self.waitForLogCount(first, "Request published", Self.messageCount)
+                let askedFirst = Self.requestIDs(first.logLines(containing: "Request published"))
+                kill(first.process.processIdentifier, SIGKILL)
+                _ = await first.stop()
+
+                let second = try await FilterdProcess(
+                    listenPort: first.listenPort, nextHopPort: sink.port,
+                    spoolDirectory: first.spoolDirectory, filtering: filtering)
+                do {
+                    try await Self.waitForLogCount(second, "Request published", Self.messageCount)
+                    client.resume()
+                    let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(30))
+                    try await second.waitForEmptySpool()
+                    let askedAgain = Self.requestIDs(second.logLines(containing: "Request published"))
+                    #expect(askedFirst.count == Self.messageCount)
+                    #expect(askedAgain == askedFirst, "re-asked with other ids")
+                    #expect(sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys))")
+                    #expect(second.logLines(containing: "Owner decided").count == Self.messageCount)
+                    #expect(second.logLines(containing: "No reply before the deadline").isEmpty)
+                    // The client answers both copies of each request; the second answer is a duplicate.
+                    let answered = Self.requestIDs(client.logLines(containing: "Answered"))
+                    #expect(answered == askedFirst)
+                } catch {
+                    await client.stop()
+                    await second.stopAndRemoveFiles()
+                    first.removeFiles()
+                    throw HarnessError(code: .processFailed, message: "\(error)\nfilterd log:\n\(second.log)")
+                }
+                await client.stop()
+                await second.stopAndRemoveFiles()
+                first.removeFiles()
+            }
+        }
+    }
+
+    @Test(
+        "a user queue at its length limit: the broker refuses, the fallback delivers, all mail arrives")
+    func fullUserQueueFallsBack() async throws {
+        try await SMTPSink.withRunning { sink in
+            try await BrokerFixture.withFixture { fixture in
+                // No client: with offline_policy wait the server publishes anyway and the queue fills.
+                let owner = try await fixture.addOwner(
+                    "full", extraArguments: ["--max-queue-bytes", "2048"])
+                let filtering = fixture.filtering(
+                    deadline: 5, configuration: ["owners:", "  \"\(owner.user)\": {offline_policy: wait}"])
+                try await FilterdProcess.withRunning(nextHopPort: sink.port, filtering: filtering) {
+                    filterd in
+                    let started = ContinuousClock.now
+                    var sent = Set<String>()
+                    for index in 0..<Self.messageCount {
+                        sent.insert(
+                            try await Swaks.sendMessage(
+                                port: filterd.listenPort, from: "friend@example.test", to: owner.user,
+                                subject: "full \(index)"))
+                    }
+                    let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(30))
+                    try await filterd.waitForEmptySpool()
+                    #expect(sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys))")
+                    #expect(!filterd.logLines(containing: "The broker refused the request").isEmpty)
+                    #expect(ContinuousClock.now - started < .seconds(25))
+                }
+            }
+        }
+    }
+
+    @Test("the broker restarted in the middle of a load: all mail arrives")
+    func brokerRestartedUnderLoad() async throws {
+        let broker = BrokerNode.restartable
+        try await SMTPSink.withRunning { sink in
+            try await BrokerFixture.withFixture(broker: broker) { fixture in
+                let owner = try await fixture.addOwner("j.smith")
+                let client = try await FilterClientProcess.swift(
+                    broker: broker, credentials: owner, block: [])
+                do {
+                    try await FilterdProcess.withRunning(
+                        nextHopPort: sink.port, filtering: fixture.filtering(deadline: 5)
+                    ) { filterd in
+                        let load = try LoadGenerator(
+                            port: filterd.listenPort, attempts: 300, connections: 4, messageSize: 1024,
+                            timeLimit: .seconds(120),
+                            recipient: owner.user)
+                        _ = try await load.waitForAccepted(atLeast: 50, timeout: .seconds(60))
+                        try await broker.stop()
+                        try await Task.sleep(for: .seconds(1))
+                        try await broker.start()
+                        let summary = try await load.waitForSummary(timeout: .seconds(150))
+                        let accepted = Set(load.acceptedMessageIDs())
+                        let copies = try await sink.waitForMessageIDs(accepted, timeout: .seconds(60))
+                        try await filterd.waitForEmptySpool()
+                        print(
+                            """
+                            BrokerRestart: \(summary); arrived \(copies.count) distinct, \
+                            decided by the client \(filterd.logLines(containing: "Owner decided").count), \
+                            broker unavailable \(filterd.logLines(containing: "Broker unavailable").count), \
+                            deadline \(filterd.logLines(containing: "No reply before the deadline").count)
+                            """)
+                        #expect(summary.accepted == summary.attempts, "the load was refused: \(summary)")
+                        #expect(
+                            accepted.subtracting(copies.keys).isEmpty,
+                            "lost: \(accepted.subtracting(copies.keys).count)")
+                        // The client came back: mail sent after the restart is decided by it again.
+                        try await broker.waitForConsumers(of: owner.user, count: 1, timeout: .seconds(30))
+                        let decidedBefore = filterd.logLines(containing: "Owner decided").count
+                        let after = try await Swaks.sendMessage(
+                            port: filterd.listenPort, from: "friend@example.test", to: owner.user,
+                            subject: "after")
+                        _ = try await sink.waitForMessageIDs([after], timeout: .seconds(30))
+                        #expect(filterd.logLines(containing: "Owner decided").count == decidedBefore + 1)
+                    }
+                } catch {
+                    throw HarnessError(
+                        code: .processFailed,
+                        message: "\(error)\nclient log:\n\(await client.stop().standardError)")
+                }
+                await client.stop()
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    private static func waitForLogCount(_ filterd: FilterdProcess, _ text: String, _ count: Int)
+        async throws
+    {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while filterd.logLines(containing: text).count < count {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError(
+                    code: .timedOut, message: "fewer than \(count) lines \"\(text)\":\n\(filterd.log)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// The distinct `filter.request.id` values in log lines.
+    private static func requestIDs(_ lines: [String]) -> Set<String> {
+        Set(
+            lines.compactMap { line in
+                guard let range = line.range(of: "filter.request.id=") else { return nil }
+                return line[range.upperBound...].split(whereSeparator: {
+                    $0 == " " || $0 == "," || $0 == "]"
+                }).first.map(String.init)
+            })
+    }
+}
