@@ -83,14 +83,18 @@ create_administrator() {
         (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/admin-password")
     fi
     password=$(<"$dir/admin-password")
-    if ! ctl --quiet list_users | awk '{print $1}' | grep -qx "$ADMIN_USER"; then
+    # Read the whole list first: with pipefail, `list_users | grep -q` fails when grep
+    # stops at its match and the writer gets SIGPIPE (likely once the node has many users).
+    local users
+    users=$(ctl --quiet list_users | awk '{print $1}')
+    if ! grep -qx "$ADMIN_USER" <<<"$users"; then
         # The password goes through stdin, never the command line.
         printf '%s\n' "$password" | ctl --quiet add_user "$ADMIN_USER" >/dev/null
     fi
     ctl --quiet set_user_tags "$ADMIN_USER" administrator >/dev/null
     ctl --quiet set_permissions -p / "$ADMIN_USER" '.*' '.*' '.*' >/dev/null
     # The well-known guest/guest account has no place on a filter's broker.
-    if ctl --quiet list_users | awk '{print $1}' | grep -qx guest; then
+    if grep -qx guest <<<"$users"; then
         ctl --quiet delete_user guest >/dev/null
     fi
 }

@@ -34,13 +34,8 @@ final class LoadGenerator: Sendable {
     ///   - connections: Parallel sessions.
     ///   - messageSize: Approximate body size in bytes.
     ///   - timeLimit: When the generator stops trying even if attempts are left.
-    ///   - sender: The envelope sender.
-    ///   - recipient: The envelope recipient of every message.
     /// - Throws: `HarnessError` if python3 is missing or the directory cannot be created.
-    init(
-        port: UInt16, attempts: Int, connections: Int, messageSize: Int, timeLimit: Duration,
-        sender: String = "loadgen@example.test", recipient: String = "sink@example.test"
-    ) throws {
+    init(port: UInt16, attempts: Int, connections: Int, messageSize: Int, timeLimit: Duration) throws {
         let directory = try Repository.makeTemporaryDirectory(prefix: "filterd-load")
         acceptedFile = directory.appendingPathComponent("accepted")
         process = try RunningProcess(
@@ -53,8 +48,6 @@ final class LoadGenerator: Sendable {
                 "--size", String(messageSize),
                 "--accepted", acceptedFile.path,
                 "--time-limit", String(timeLimit.components.seconds),
-                "--sender", sender,
-                "--recipient", recipient,
             ]
         )
     }
