@@ -6,36 +6,14 @@ import Testing
 /// the FilterQueue tests). Passwords travel only through files and the environment.
 @Suite("filterctl broker commands", .enabled(if: Repository.integrationEnabled))
 struct FilterctlBrokerTests {
-    /// The node's directory, as TestBroker in FilterQueueTests finds it.
-    static let brokerDirectory: String = ProcessInfo.processInfo.environment["FILTER_RABBITMQ_DIR"]
-        ?? Repository.root.appendingPathComponent("test-artifacts/rabbitmq").path
-    static let amqpPort = ProcessInfo.processInfo.environment["FILTER_RABBITMQ_PORT"] ?? "15682"
-    static let managementPort = ProcessInfo.processInfo.environment["FILTER_RABBITMQ_MANAGEMENT_PORT"] ?? "15683"
-
-    /// Starts the node if needed (idempotent) and returns the administrator's password.
-    private static func startBroker() async throws -> String {
-        try await ProcessRunner.run(
-            Repository.scripts.appendingPathComponent("rabbitmq-instance.sh").path, ["start", brokerDirectory],
-            timeout: .seconds(180)
-        ).requireSuccess()
-        return try String(contentsOfFile: brokerDirectory + "/admin-password", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    private static let broker = BrokerNode.shared
 
     /// Runs filterctl with the broker options, the management password in the environment, and
     /// checks that no secret appears in its arguments or output.
     private static func filterctl(
         _ arguments: [String], adminPassword: String, secrets: [String], environmentPassword: String? = nil
     ) async throws -> ProcessResult {
-        let result = try await ProcessRunner.run(
-            try BuiltProducts.path("filterctl"),
-            arguments + [
-                "--amqp", "amqp://filteradmin@127.0.0.1:\(amqpPort)/%2F",
-                "--management", "http://filteradmin@127.0.0.1:\(managementPort)",
-            ],
-            environment: ["FILTERCTL_MANAGEMENT_PASSWORD": environmentPassword ?? adminPassword],
-            timeout: .seconds(60)
-        )
+        let result = try await broker.filterctl(arguments, managementPassword: environmentPassword ?? adminPassword)
         for secret in secrets + [adminPassword] {
             #expect(!result.command.joined(separator: " ").contains(secret), "a password in filterctl's argv")
             #expect(!result.standardOutput.contains(secret), "a password in filterctl's output")
@@ -46,8 +24,8 @@ struct FilterctlBrokerTests {
 
     @Test("setup, user add, list and remove end to end, with no password in argv or output")
     func endToEnd() async throws {
-        let adminPassword = try await Self.startBroker()
-        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let adminPassword = try await Self.broker.start()
+        let suffix = BrokerNode.uniqueSuffix()
         let serverID = "cli-\(suffix)"
         let owner = "j.smith-\(suffix)@example.test"
         let userPassword = "user-\(UUID().uuidString)"
@@ -80,7 +58,7 @@ struct FilterctlBrokerTests {
                 """
                 import os, pika
                 credentials = pika.PlainCredentials(os.environ["OWNER"], os.environ["OWNER_PASSWORD"])
-                connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", \(Self.amqpPort), credentials=credentials))
+                connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", \(Self.broker.amqpPort), credentials=credentials))
                 print(connection.channel().queue_declare("mailfilter.user." + os.environ["OWNER"], passive=True).method.consumer_count)
                 """,
             ],
@@ -98,26 +76,15 @@ struct FilterctlBrokerTests {
         #expect(refused.exitStatus != 0)
         #expect(refused.standardError.contains("HTTP 401"))
 
-        let removed = try await Self.filterctl(["user", "remove", owner], adminPassword: adminPassword, secrets: secrets)
-            .requireSuccess().standardOutput
+        let removed = try await Self.filterctl(
+            ["user", "remove", owner], adminPassword: adminPassword, secrets: secrets
+        )
+        .requireSuccess().standardOutput
         #expect(removed == "user \(owner): removed\n")
         let after = try await Self.filterctl(["user", "list"], adminPassword: adminPassword, secrets: secrets)
             .requireSuccess().standardOutput
         #expect(!after.contains(owner))
 
-        try await Self.removeServer(serverID: serverID, adminPassword: adminPassword)
-    }
-
-    /// The server's queue, policy and user, which no filterctl command removes.
-    private static func removeServer(serverID: String, adminPassword: String) async throws {
-        let queue = "mailfilter.server.\(serverID)"
-        for path in ["users/filterd-\(serverID)", "queues/%2F/\(queue)", "policies/%2F/\(queue)"] {
-            try await ProcessRunner.run(
-                "curl",
-                // The credentials go in through curl's configuration on standard input, not argv.
-                ["--silent", "--fail", "--config", "-", "--request", "DELETE", "http://127.0.0.1:\(managementPort)/api/\(path)"],
-                standardInput: Data("user = \"filteradmin:\(adminPassword)\"\n".utf8)
-            ).requireSuccess()
-        }
+        await Self.broker.removeServer(serverID)
     }
 }

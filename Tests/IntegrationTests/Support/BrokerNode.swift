@@ -164,7 +164,8 @@ struct BrokerNode: Sendable {
     /// - Throws: `HarnessError` if filterctl fails.
     func addUser(_ owner: String, in directory: URL, extraArguments: [String] = []) async throws -> Credentials {
         let password = "owner-\(UUID().uuidString)"
-        let file = try Self.writePasswordFile(password, in: directory, name: "owner-\(BrokerNode.uniqueSuffix()).password")
+        let file = try Self.writePasswordFile(
+            password, in: directory, name: "owner-\(BrokerNode.uniqueSuffix()).password")
         try await filterctl(["user", "add", owner, "--password-file", file.path] + extraArguments).requireSuccess()
         return Credentials(user: owner, password: password, passwordFile: file)
     }
@@ -194,16 +195,32 @@ struct BrokerNode: Sendable {
         }
     }
 
-    /// The number of consumers on `owner`'s request queue, per `filterctl user list`.
+    /// The number of consumers on `owner`'s request queue, from a passive `queue.declare` over
+    /// AMQP (python3-pika, as the administrator): what the server's subscription check sees,
+    /// without the delay of the management API's statistics.
     /// - Parameter owner: The owner address.
-    /// - Returns: The count, or `nil` if the queue is not listed.
-    /// - Throws: `HarnessError` if filterctl fails.
+    /// - Returns: The count, or `nil` if the queue does not exist.
+    /// - Throws: `HarnessError` if python3 fails otherwise.
     func consumerCount(of owner: String) async throws -> Int? {
-        let listing = try await filterctl(["user", "list"]).requireSuccess().standardOutput
-        guard let line = listing.split(separator: "\n").first(where: { $0.hasPrefix(owner + " ") }),
-            let field = line.split(separator: " ").first(where: { $0.hasPrefix("consumers=") })
-        else { return nil }
-        return Int(field.dropFirst("consumers=".count))
+        let result = try await ProcessRunner.run(
+            "/usr/bin/python3",
+            [
+                "-c",
+                """
+                import os, sys, pika
+                credentials = pika.PlainCredentials(os.environ["ADMIN_USER"], os.environ["ADMIN_PASSWORD"])
+                connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", \(amqpPort), credentials=credentials))
+                try:
+                    ok = connection.channel().queue_declare("mailfilter.user." + os.environ["OWNER"], passive=True)
+                    print(ok.method.consumer_count)
+                except pika.exceptions.ChannelClosedByBroker as error:
+                    sys.exit(3 if error.reply_code == 404 else 1)
+                """,
+            ],
+            environment: ["ADMIN_USER": Self.adminUser, "ADMIN_PASSWORD": try adminPassword(), "OWNER": owner]
+        )
+        if result.exitStatus == 3 { return nil }
+        return Int(try result.requireSuccess().standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Waits until `owner`'s request queue has `count` consumers.

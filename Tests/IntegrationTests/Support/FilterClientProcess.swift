@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One owner's filter client as a child process: `filterd client` with a sender block list, or
@@ -54,7 +54,8 @@ final class FilterClientProcess: Sendable {
                 "--log-level", "debug",
             ] + (prefetch.map { ["--prefetch", String($0)] } ?? [])
         )
-        return try await started(FilterClientProcess(owner: credentials.user, process: process, root: root), broker: broker)
+        return try await started(
+            FilterClientProcess(owner: credentials.user, process: process, root: root), broker: broker)
     }
 
     /// Starts the Python example client for `credentials.user`, denying mail from `block`, and
@@ -79,7 +80,8 @@ final class FilterClientProcess: Sendable {
                 "--password-file", credentials.passwordFile.path,
             ] + block.flatMap { ["--block", $0] }
         )
-        return try await started(FilterClientProcess(owner: credentials.user, process: process, root: root), broker: broker)
+        return try await started(
+            FilterClientProcess(owner: credentials.user, process: process, root: root), broker: broker)
     }
 
     private static func started(_ client: FilterClientProcess, broker: BrokerNode) async throws -> FilterClientProcess {
