@@ -2,9 +2,9 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Zero loss when a part of per-user filtering fails: a client or the server killed with
@@ -22,38 +22,41 @@ struct PerUserFilteringFaultsTests {
         try await SMTPSink.withRunning { sink in
             try await BrokerFixture.withFixture { fixture in
                 let owner = try await fixture.addOwner("j.smith")
-                let first = try await FilterClientProcess.swift(
-                    broker: fixture.broker, credentials: owner, block: ["@spam.example"])
-                first.pause()
+                let startClient = {
+                    try await FilterClientProcess.swift(
+                        broker: fixture.broker, credentials: owner, block: ["@spam.example"])
+                }
                 try await FilterdProcess.withRunning(
                     nextHopPort: sink.port, filtering: fixture.filtering(deadline: 60)
                 ) { filterd in
                     var sent = Set<String>()
-                    for index in 0..<Self.messageCount {
-                        sent.insert(
-                            try await Swaks.sendMessage(
-                                port: filterd.listenPort, from: "friend@example.test", to: owner.user,
-                                subject: "kept \(index)"))
+                    var blocked = ""
+                    try await FilterClientProcess.withRunning(startClient) { first in
+                        first.pause()
+                        for index in 0..<Self.messageCount {
+                            sent.insert(
+                                try await Swaks.sendMessage(
+                                    port: filterd.listenPort, from: "friend@example.test", to: owner.user,
+                                    subject: "kept \(index)"))
+                        }
+                        blocked = try await Swaks.sendMessage(
+                            port: filterd.listenPort, from: "bulk@spam.example", to: owner.user, subject: "blocked")
+                        try await Self.waitForLogCount(filterd, "Request published", Self.messageCount + 1)
+                        // Let the broker push every request to the paused client before it dies.
+                        try await Task.sleep(for: .seconds(1))
+                        await first.killAbruptly()
                     }
-                    let blocked = try await Swaks.sendMessage(
-                        port: filterd.listenPort, from: "bulk@spam.example", to: owner.user, subject: "blocked")
-                    try await Self.waitForLogCount(filterd, "Request published", Self.messageCount + 1)
-                    // Let the broker push every request to the paused client before it dies.
-                    try await Task.sleep(for: .seconds(1))
-                    await first.killAbruptly()
-
-                    let second = try await FilterClientProcess.swift(
-                        broker: fixture.broker, credentials: owner, block: ["@spam.example"])
-                    let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(30))
-                    try await filterd.waitForEmptySpool()
-                    await second.stop()
-                    #expect(sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys))")
-                    #expect(
-                        copies[blocked] == nil,
-                        "the blocked sender's mail was delivered: the fallback, not the client, decided")
-                    #expect(filterd.logLines(containing: "Owner decided").count == Self.messageCount + 1)
-                    #expect(filterd.logLines(containing: "No reply before the deadline").isEmpty)
-                    #expect(second.logLines(containing: "redelivered=true").count == Self.messageCount + 1)
+                    try await FilterClientProcess.withRunning(startClient) { second in
+                        let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(30))
+                        try await filterd.waitForEmptySpool()
+                        #expect(sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys))")
+                        #expect(
+                            copies[blocked] == nil,
+                            "the blocked sender's mail was delivered: the fallback, not the client, decided")
+                        #expect(filterd.logLines(containing: "Owner decided").count == Self.messageCount + 1)
+                        #expect(filterd.logLines(containing: "No reply before the deadline").isEmpty)
+                        #expect(second.logLines(containing: "redelivered=true").count == Self.messageCount + 1)
+                    }
                 }
             }
         }
@@ -66,49 +69,50 @@ struct PerUserFilteringFaultsTests {
         try await SMTPSink.withRunning { sink in
             try await BrokerFixture.withFixture { fixture in
                 let owner = try await fixture.addOwner("x|y")
-                let client = try await FilterClientProcess.swift(
-                    broker: fixture.broker, credentials: owner, block: ["@spam.example"])
-                client.pause()
                 let filtering = fixture.filtering(deadline: 60)
-                let first = try await FilterdProcess(nextHopPort: sink.port, filtering: filtering)
-                var sent = Set<String>()
-                for index in 0..<Self.messageCount {
-                    sent.insert(
-                        try await Swaks.sendMessage(
-                            port: first.listenPort, from: "friend@example.test", to: owner.user,
-                            subject: "outstanding \(index)"))
-                }
-                try await Self.waitForLogCount(first, "Request published", Self.messageCount)
-                let askedFirst = Self.requestIDs(first.logLines(containing: "Request published"))
-                kill(first.process.processIdentifier, SIGKILL)
-                _ = await first.stop()
+                try await FilterClientProcess.withRunning({
+                    try await FilterClientProcess.swift(broker: fixture.broker, credentials: owner, block: [])
+                }) { client in
+                    client.pause()
+                    let first = try await FilterdProcess(nextHopPort: sink.port, filtering: filtering)
+                    defer { first.removeFiles() }
+                    var sent = Set<String>()
+                    do {
+                        for index in 0..<Self.messageCount {
+                            sent.insert(
+                                try await Swaks.sendMessage(
+                                    port: first.listenPort, from: "friend@example.test", to: owner.user,
+                                    subject: "outstanding \(index)"))
+                        }
+                        try await Self.waitForLogCount(first, "Request published", Self.messageCount)
+                    } catch {
+                        await first.stop()
+                        throw error
+                    }
+                    let askedFirst = Self.requestIDs(first.logLines(containing: "Request published"))
+                    kill(first.process.processIdentifier, SIGKILL)
+                    await first.stop()
 
-                let second = try await FilterdProcess(
-                    listenPort: first.listenPort, nextHopPort: sink.port,
-                    spoolDirectory: first.spoolDirectory, filtering: filtering)
-                do {
-                    try await Self.waitForLogCount(second, "Request published", Self.messageCount)
-                    client.resume()
-                    let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(30))
-                    try await second.waitForEmptySpool()
-                    let askedAgain = Self.requestIDs(second.logLines(containing: "Request published"))
-                    #expect(askedFirst.count == Self.messageCount)
-                    #expect(askedAgain == askedFirst, "re-asked with other ids")
-                    #expect(sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys))")
-                    #expect(second.logLines(containing: "Owner decided").count == Self.messageCount)
-                    #expect(second.logLines(containing: "No reply before the deadline").isEmpty)
-                    // The client answers both copies of each request; the second answer is a duplicate.
-                    let answered = Self.requestIDs(client.logLines(containing: "Answered"))
-                    #expect(answered == askedFirst)
-                } catch {
-                    await client.stop()
-                    await second.stopAndRemoveFiles()
-                    first.removeFiles()
-                    throw HarnessError(code: .processFailed, message: "\(error)\nfilterd log:\n\(second.log)")
+                    try await FilterdProcess.withRunning(
+                        listenPort: first.listenPort, nextHopPort: sink.port, spoolDirectory: first.spoolDirectory,
+                        filtering: filtering
+                    ) { second in
+                        try await Self.waitForLogCount(second, "Request published", Self.messageCount)
+                        client.resume()
+                        let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(30))
+                        try await second.waitForEmptySpool()
+                        // The client answers both copies of each request; the later answer is a duplicate.
+                        try await Self.waitForLogCount(second, "reason=duplicate", Self.messageCount)
+                        let askedAgain = Self.requestIDs(second.logLines(containing: "Request published"))
+                        #expect(askedFirst.count == Self.messageCount)
+                        #expect(askedAgain == askedFirst, "re-asked with other ids")
+                        #expect(sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys))")
+                        #expect(second.logLines(containing: "Owner decided").count == Self.messageCount)
+                        #expect(second.logLines(containing: "No reply before the deadline").isEmpty)
+                        #expect(Self.requestIDs(client.logLines(containing: "Answered")) == askedFirst)
+                        #expect(client.logLines(containing: "Answered").count == 2 * Self.messageCount)
+                    }
                 }
-                await client.stop()
-                await second.stopAndRemoveFiles()
-                first.removeFiles()
             }
         }
     }
@@ -149,9 +153,9 @@ struct PerUserFilteringFaultsTests {
         try await SMTPSink.withRunning { sink in
             try await BrokerFixture.withFixture(broker: broker) { fixture in
                 let owner = try await fixture.addOwner("j.smith")
-                let client = try await FilterClientProcess.swift(
-                    broker: broker, credentials: owner, block: [])
-                do {
+                try await FilterClientProcess.withRunning({
+                    try await .swift(broker: broker, credentials: owner, block: [])
+                }) { _ in
                     try await FilterdProcess.withRunning(
                         nextHopPort: sink.port,
                         filtering: fixture.filtering(deadline: 5, configuration: ["subscription_cache: 1"])
@@ -192,12 +196,7 @@ struct PerUserFilteringFaultsTests {
                         _ = try await sink.waitForMessageIDs([after], timeout: .seconds(30))
                         #expect(filterd.logLines(containing: "Owner decided").count == decidedBefore + 1)
                     }
-                } catch {
-                    throw HarnessError(
-                        code: .processFailed,
-                        message: "\(error)\nclient log:\n\(await client.stop().standardError)")
                 }
-                await client.stop()
             }
         }
     }

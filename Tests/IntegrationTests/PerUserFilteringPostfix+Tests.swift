@@ -18,38 +18,36 @@ struct PerUserFilteringPostfixTests {
             let offline = try await fixture.addOwner("offline")
             let hung = try await fixture.addOwner("hung")
             let unsubscribed = fixture.owner("nobody")
-            let client = try await FilterClientProcess.swift(
-                broker: fixture.broker, credentials: subscribed, block: ["@spam.example"])
-            let hungClient = try await FilterClientProcess.swift(broker: fixture.broker, credentials: hung, block: [])
-            hungClient.pause()
-            defer { hungClient.resume() }
             let filtering = fixture.filtering(
                 deadline: Self.deadline,
                 configuration: ["owners:", "  \"\(hung.user)\": {deadline: \(Self.hungDeadline)}"])
-            do {
-                try await FilterChain.withRunningChain(filtering: filtering) { postfix, filterd in
-                    try await Self.checkSubscribed(subscribed.user, postfix: postfix, filterd: filterd, client: client)
-                    try await Self.checkDeliveredAtOnce(unsubscribed, postfix: postfix, filterd: filterd)
-                    try await Self.checkDeliveredAtOnce(offline.user, postfix: postfix, filterd: filterd)
-                    #expect(filterd.logLines(containing: "Owner's client is offline").count == 1)
+            try await FilterClientProcess.withRunning({
+                try await .swift(broker: fixture.broker, credentials: subscribed, block: ["@spam.example"])
+            }) { client in
+                try await FilterClientProcess.withRunning({
+                    try await .swift(broker: fixture.broker, credentials: hung, block: [])
+                }) { hungClient in
+                    hungClient.pause()
+                    try await FilterChain.withRunningChain(filtering: filtering) { postfix, filterd in
+                        try await Self.checkSubscribed(
+                            subscribed.user, postfix: postfix, filterd: filterd, client: client)
+                        try await Self.checkDeliveredAtOnce(unsubscribed, postfix: postfix, filterd: filterd)
+                        try await Self.checkDeliveredAtOnce(offline.user, postfix: postfix, filterd: filterd)
+                        #expect(filterd.logLines(containing: "Owner's client is offline").count == 1)
 
-                    let started = ContinuousClock.now
-                    try await Swaks.send(port: postfix.smtpPort, to: [hung.user], subject: "to a hung client")
-                        .requireSuccess()
-                    _ = try await postfix.waitForMaildir(user: localPart(hung.user), count: 1, timeout: .seconds(30))
-                    let elapsed = ContinuousClock.now - started
-                    #expect(elapsed >= .seconds(Self.hungDeadline), "delivered before the deadline: \(elapsed)")
-                    #expect(elapsed < .seconds(Self.deadline), "the owner's deadline did not apply: \(elapsed)")
-                    #expect(filterd.logLines(containing: "No reply before the deadline").count == 1)
-                    try await filterd.waitForEmptySpool()
+                        let started = ContinuousClock.now
+                        try await Swaks.send(port: postfix.smtpPort, to: [hung.user], subject: "to a hung client")
+                            .requireSuccess()
+                        _ = try await postfix.waitForMaildir(
+                            user: localPart(hung.user), count: 1, timeout: .seconds(30))
+                        let elapsed = ContinuousClock.now - started
+                        #expect(elapsed >= .seconds(Self.hungDeadline), "delivered before the deadline: \(elapsed)")
+                        #expect(elapsed < .seconds(Self.deadline), "the owner's deadline did not apply: \(elapsed)")
+                        #expect(filterd.logLines(containing: "No reply before the deadline").count == 1)
+                        try await filterd.waitForEmptySpool()
+                    }
                 }
-            } catch {
-                await hungClient.stop()
-                throw HarnessError(
-                    code: .processFailed, message: "\(error)\nclient log:\n\(await client.stop().standardError)")
             }
-            await hungClient.stop()
-            await client.stop()
         }
     }
 
@@ -100,9 +98,9 @@ struct PerUserFilteringPostfixTests {
     func pythonClientDecides() async throws {
         try await BrokerFixture.withFixture { fixture in
             let owner = try await fixture.addOwner("py.client")
-            let client = try await FilterClientProcess.python(
-                broker: fixture.broker, credentials: owner, block: ["@spam.example"])
-            do {
+            try await FilterClientProcess.withRunning({
+                try await .python(broker: fixture.broker, credentials: owner, block: ["@spam.example"])
+            }) { _ in
                 try await FilterChain.withRunningChain(filtering: fixture.filtering(deadline: Self.deadline)) {
                     postfix, filterd in
                     try await Swaks.send(
@@ -122,11 +120,7 @@ struct PerUserFilteringPostfixTests {
                     #expect(filterd.logLines(containing: "Rejected a reply").isEmpty)
                     #expect(filterd.logLines(containing: "No reply before the deadline").isEmpty)
                 }
-            } catch {
-                throw HarnessError(
-                    code: .processFailed, message: "\(error)\nclient log:\n\(await client.stop().standardError)")
             }
-            await client.stop()
         }
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// One owner's filter client as a child process: `filterd client` with a sender block list, or
@@ -95,6 +95,27 @@ final class FilterClientProcess: Sendable {
         return client
     }
 
+    /// Runs `body` with a client that `start` starts, then stops it (also when `body`
+    /// throws, whose error then carries the client's log).
+    /// - Parameters:
+    ///   - start: Starts the client, e.g. `{ try await .swift(broker: ..., credentials: ..., block: []) }`.
+    ///   - body: The test.
+    /// - Returns: What `body` returns.
+    /// - Throws: What `start` or `body` throws.
+    static func withRunning<Result>(
+        _ start: () async throws -> FilterClientProcess, _ body: (FilterClientProcess) async throws -> Result
+    ) async throws -> Result {
+        let client = try await start()
+        do {
+            let result = try await body(client)
+            await client.stop()
+            return result
+        } catch {
+            let log = await client.stop().standardError
+            throw HarnessError(code: .processFailed, message: "\(error)\nclient log of \(client.owner):\n\(log)")
+        }
+    }
+
     /// Everything the client logged so far (its standard error).
     var log: String { process.standardError }
 
@@ -107,19 +128,19 @@ final class FilterClientProcess: Sendable {
     /// SIGSTOP: the client stays connected and subscribed (its requests wait in its socket and
     /// its prefetch) but answers nothing: a hung client.
     func pause() {
-        kill(process.processIdentifier, SIGSTOP)
+        signal(SIGSTOP)
     }
 
     /// SIGCONT after `pause()`.
     func resume() {
-        kill(process.processIdentifier, SIGCONT)
+        signal(SIGCONT)
     }
 
     /// SIGKILL: the client dies without closing its connection, its requests unacknowledged.
     /// - Returns: The result.
     @discardableResult
     func killAbruptly() async -> ProcessResult {
-        kill(process.processIdentifier, SIGKILL)
+        signal(SIGKILL)
         return await process.stop()
     }
 
@@ -131,6 +152,13 @@ final class FilterClientProcess: Sendable {
         let result = await process.stop()
         removeFiles()
         return result
+    }
+
+    /// Signals the process only while it runs: once reaped, its pid may belong to another.
+    private func signal(_ number: Int32) {
+        if process.isRunning {
+            kill(process.processIdentifier, number)
+        }
     }
 
     private func removeFiles() {

@@ -156,6 +156,7 @@ final class FilterdProcess: Sendable {
     ///   - listenPort: Where to listen; a free port if `nil`.
     ///   - nextHopPort: The next hop on 127.0.0.1.
     ///   - delivery: Retry timing.
+    ///   - spoolDirectory: An existing spool to reuse (not deleted afterwards); a fresh one if `nil`.
     ///   - filtering: Per-user filtering over a broker, if any.
     ///   - body: The test.
     /// - Returns: What `body` returns.
@@ -164,11 +165,13 @@ final class FilterdProcess: Sendable {
         listenPort: UInt16? = nil,
         nextHopPort: UInt16,
         delivery: Delivery = Delivery(),
+        spoolDirectory: URL? = nil,
         filtering: Filtering? = nil,
         _ body: (FilterdProcess) async throws -> Result
     ) async throws -> Result {
         let filterd = try await FilterdProcess(
-            listenPort: listenPort, nextHopPort: nextHopPort, delivery: delivery, filtering: filtering)
+            listenPort: listenPort, nextHopPort: nextHopPort, delivery: delivery, spoolDirectory: spoolDirectory,
+            filtering: filtering)
         do {
             let result = try await body(filterd)
             await filterd.stopAndRemoveFiles()
