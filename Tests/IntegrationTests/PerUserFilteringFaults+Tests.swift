@@ -150,55 +150,63 @@ struct PerUserFilteringFaultsTests {
     @Test("the broker restarted in the middle of a load: all mail arrives")
     func brokerRestartedUnderLoad() async throws {
         let broker = BrokerNode.restartable
-        try await SMTPSink.withRunning { sink in
-            try await BrokerFixture.withFixture(broker: broker) { fixture in
-                let owner = try await fixture.addOwner("j.smith")
-                try await FilterClientProcess.withRunning({
-                    try await .swift(broker: broker, credentials: owner, block: [])
-                }) { _ in
-                    try await FilterdProcess.withRunning(
-                        nextHopPort: sink.port,
-                        filtering: fixture.filtering(deadline: 5, configuration: ["subscription_cache: 1"])
-                    ) { filterd in
-                        let load = PacedMailSender()
-                        async let sending: Void = load.run(
-                            port: filterd.listenPort, from: "friend@example.test", to: owner.user)
-                        try await load.waitForSent(atLeast: 20, timeout: .seconds(60))
-                        let sentBeforeStop = load.sentMessageIDs.count
-                        try await broker.stop()
-                        let sentWhileStopped = load.sentMessageIDs.count - sentBeforeStop
-                        try await broker.start()
-                        // Keep the load going while the server and the client reconnect.
-                        try await Task.sleep(for: .seconds(3))
-                        load.stop()
-                        try await sending
-                        let sent = Set(load.sentMessageIDs)
-                        let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(60))
-                        try await filterd.waitForEmptySpool()
-                        print(
-                            """
-                            BrokerRestart: sent \(sent.count) (\(sentBeforeStop) before the stop, \
-                            \(sentWhileStopped) while the broker stopped), arrived \(copies.count) distinct, \
-                            decided by the client \(filterd.logLines(containing: "Owner decided").count), \
-                            broker unavailable \(filterd.logLines(containing: "Broker unavailable").count), \
-                            deadline \(filterd.logLines(containing: "No reply before the deadline").count)
-                            """)
-                        #expect(sentWhileStopped > 0, "the load did not overlap the broker's stop")
-                        #expect(sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys).count)")
-                        // The client came back: mail sent after the restart is decided by it again.
-                        try await broker.waitForConsumers(of: owner.user, count: 1, timeout: .seconds(30))
-                        // Past the subscription cache, which may hold "offline" from the reconnection.
-                        try await Task.sleep(for: .seconds(1.5))
-                        let decidedBefore = filterd.logLines(containing: "Owner decided").count
-                        let after = try await Swaks.sendMessage(
-                            port: filterd.listenPort, from: "friend@example.test", to: owner.user,
-                            subject: "after")
-                        _ = try await sink.waitForMessageIDs([after], timeout: .seconds(30))
-                        #expect(filterd.logLines(containing: "Owner decided").count == decidedBefore + 1)
+        // The node is this test's alone: stopped at the end, so that nothing is left running.
+        do {
+            try await SMTPSink.withRunning { sink in
+                try await BrokerFixture.withFixture(broker: broker) { fixture in
+                    let owner = try await fixture.addOwner("j.smith")
+                    try await FilterClientProcess.withRunning({
+                        try await .swift(broker: broker, credentials: owner, block: [])
+                    }) { _ in
+                        try await FilterdProcess.withRunning(
+                            nextHopPort: sink.port,
+                            filtering: fixture.filtering(deadline: 5, configuration: ["subscription_cache: 1"])
+                        ) { filterd in
+                            let load = PacedMailSender()
+                            async let sending: Void = load.run(
+                                port: filterd.listenPort, from: "friend@example.test", to: owner.user)
+                            try await load.waitForSent(atLeast: 20, timeout: .seconds(60))
+                            let sentBeforeStop = load.sentMessageIDs.count
+                            try await broker.stop()
+                            let sentWhileStopped = load.sentMessageIDs.count - sentBeforeStop
+                            try await broker.start()
+                            // Keep the load going while the server and the client reconnect.
+                            try await Task.sleep(for: .seconds(3))
+                            load.stop()
+                            try await sending
+                            let sent = Set(load.sentMessageIDs)
+                            let copies = try await sink.waitForMessageIDs(sent, timeout: .seconds(60))
+                            try await filterd.waitForEmptySpool()
+                            print(
+                                """
+                                BrokerRestart: sent \(sent.count) (\(sentBeforeStop) before the stop, \
+                                \(sentWhileStopped) while the broker stopped), arrived \(copies.count) distinct, \
+                                decided by the client \(filterd.logLines(containing: "Owner decided").count), \
+                                broker unavailable \(filterd.logLines(containing: "Broker unavailable").count), \
+                                deadline \(filterd.logLines(containing: "No reply before the deadline").count)
+                                """)
+                            #expect(sentWhileStopped > 0, "the load did not overlap the broker's stop")
+                            #expect(
+                                sent.subtracting(copies.keys).isEmpty, "lost: \(sent.subtracting(copies.keys).count)")
+                            // The client came back: mail sent after the restart is decided by it again.
+                            try await broker.waitForConsumers(of: owner.user, count: 1, timeout: .seconds(30))
+                            // Past the subscription cache, which may hold "offline" from the reconnection.
+                            try await Task.sleep(for: .seconds(1.5))
+                            let decidedBefore = filterd.logLines(containing: "Owner decided").count
+                            let after = try await Swaks.sendMessage(
+                                port: filterd.listenPort, from: "friend@example.test", to: owner.user,
+                                subject: "after")
+                            _ = try await sink.waitForMessageIDs([after], timeout: .seconds(30))
+                            #expect(filterd.logLines(containing: "Owner decided").count == decidedBefore + 1)
+                        }
                     }
                 }
             }
+        } catch {
+            try? await broker.stop()
+            throw error
         }
+        try await broker.stop()
     }
 
     // MARK: - Helpers

@@ -33,16 +33,22 @@ struct BrokerNode: Sendable {
         )
     }()
 
-    /// A second node for tests that restart their broker (ports 15692-15694, node
-    /// `filterd-restart`, under `test-artifacts/rabbitmq-restart`), so that restarting it
-    /// disturbs no other test.
-    static let restartable = BrokerNode(
-        directory: Repository.root.appendingPathComponent("test-artifacts/rabbitmq-restart"),
-        amqpPort: 15692,
-        managementPort: 15693,
-        distributionPort: 15694,
-        nodeName: "filterd-restart"
-    )
+    /// A second node for tests that restart their broker, so that restarting it disturbs no
+    /// other test: `FILTER_RABBITMQ_RESTART_DIR` (default `test-artifacts/rabbitmq-restart`),
+    /// AMQP on `FILTER_RABBITMQ_RESTART_PORT` (default 15692), management and Erlang
+    /// distribution on the next two ports, node `filterd-restart`.
+    static let restartable: BrokerNode = {
+        let environment = ProcessInfo.processInfo.environment
+        let port = Int(environment["FILTER_RABBITMQ_RESTART_PORT"] ?? "") ?? 15692
+        return BrokerNode(
+            directory: environment["FILTER_RABBITMQ_RESTART_DIR"].map { URL(fileURLWithPath: $0) }
+                ?? Repository.root.appendingPathComponent("test-artifacts/rabbitmq-restart"),
+            amqpPort: port,
+            managementPort: port + 1,
+            distributionPort: port + 2,
+            nodeName: "filterd-restart"
+        )
+    }()
 
     /// The administrator `rabbitmq-instance.sh` creates.
     static let adminUser = "filteradmin"
