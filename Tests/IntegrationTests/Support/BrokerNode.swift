@@ -77,19 +77,35 @@ struct BrokerNode: Sendable {
         ).requireSuccess()
     }
 
-    /// Starts the node if it does not answer yet (idempotent; the first start of a fresh
-    /// directory takes up to a minute and a half).
+    /// Start-ups in this test process, by directory: the script takes seconds even when the node
+    /// runs already, so each node is started once per process (until `stop()`).
+    private static let startups = Mutex<[String: Task<Void, any Error>]>([:])
+
+    /// Starts the node if it does not answer yet (the first start of a fresh directory takes up
+    /// to a minute and a half); once per test process, unless stopped in between.
     /// - Returns: The administrator's password.
     /// - Throws: `HarnessError` if the script fails.
     @discardableResult
     func start() async throws -> String {
-        try await script("start", timeout: .seconds(180))
+        let startup = Self.startups.withLock { startups in
+            if let running = startups[directory.path] { return running }
+            let startup = Task<Void, any Error> { try await script("start", timeout: .seconds(180)) }
+            startups[directory.path] = startup
+            return startup
+        }
+        do {
+            try await startup.value
+        } catch {
+            Self.startups.withLock { $0[directory.path] = nil }
+            throw error
+        }
         return try adminPassword()
     }
 
     /// Stops the node; only for `restartable`.
     /// - Throws: `HarnessError` if the script fails.
     func stop() async throws {
+        Self.startups.withLock { $0[directory.path] = nil }
         try await script("stop", timeout: .seconds(120))
     }
 
