@@ -73,11 +73,13 @@ final class FilterdProcess: Sendable {
             self.configuration = configuration
         }
 
+        /// The command-line flags.
         var arguments: [String] {
             ["--amqp", amqpURL, "--amqp-password-file", passwordFile.path, "--server-id", serverID]
                 + (deadline.map { ["--deadline", String($0)] } ?? [])
         }
 
+        /// The `filtering:` section for the configuration file, or nothing.
         var yaml: String {
             configuration.isEmpty ? "" : "\nfiltering:\n" + configuration.map { "  " + $0 }.joined(separator: "\n")
         }
