@@ -25,7 +25,7 @@ struct PythonExampleClientTests {
 }
 
 /// The worked examples of docs/protocol.md (which test_protocol.py validates against the JSON
-/// Schemas) are read by the Swift wire types as the document says. Runs without a broker.
+/// Schemas) are read by the Swift wire codec (`WireJSON`) as the document says. Runs without a broker.
 @Suite("Protocol document examples")
 struct ProtocolDocumentExampleTests {
     private static func example(_ name: String) throws -> Data {
@@ -42,12 +42,7 @@ struct ProtocolDocumentExampleTests {
 
     @Test("the request example decodes as FilterRequestMetadata")
     func requestExampleDecodes() throws {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            return try Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
-        }
-        let metadata = try decoder.decode(FilterRequestMetadata.self, from: try Self.example("request-metadata.v1"))
+        let metadata = try FilterRequestMetadata(wireJSON: String(decoding: try Self.example("request-metadata.v1"), as: UTF8.self))
         #expect(metadata.version == 1)
         #expect(metadata.envelope.owner == OwnerResolver().owner(of: metadata.envelope.recipient))
         #expect(metadata.deadline.timeIntervalSince(metadata.received) == 60)
@@ -58,7 +53,7 @@ struct ProtocolDocumentExampleTests {
 
     @Test("the reply example decodes as FilterReply")
     func replyExampleDecodes() throws {
-        let reply = try JSONDecoder().decode(FilterReply.self, from: try Self.example("reply.v1"))
+        let reply = try FilterReply(wireJSON: Array(try Self.example("reply.v1")))
         #expect(reply.version == 1)
         #expect(reply.action == .spam)
         #expect(reply.score == 7.4)
