@@ -47,7 +47,17 @@ struct ServerCommand: AsyncParsableCommand {
         if let url = file.amqp {
             let broker = RabbitMQTransport(
                 url: try BrokerURL.resolve(url, passwordFile: amqpPasswordFile ?? file.amqpPasswordFile), logger: logger)
-            try await broker.connect()
+            do {
+                try await broker.connect()
+            } catch {
+                // Mail must keep flowing while the broker is away: the transport keeps trying,
+                // and owners get the fallback action until it is back. A wrong password or
+                // missing permission, by contrast, is a configuration error and stops filterd.
+                guard error.code == .connectionFailed || error.code == .timedOut else { throw error }
+                logger.warning("Broker unreachable at start; owners get the fallback action until it is back", metadata: [
+                    "broker": "\(broker.url)", "error": "\(error)",
+                ])
+            }
             transport = broker
         }
         let server = try FilterServer(configuration: configuration, transport: transport, logger: logger)
