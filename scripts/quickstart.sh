@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Quick start: one mail through Postfix and filterd into a Maildir you can read.
+# Quick start: mail through Postfix and filterd, filtered per user, into a Maildir you can read.
 #
-#   scripts/quickstart.sh          install, build, start everything, send a test mail, show it
+#   scripts/quickstart.sh          install, build, start everything, send two test mails, show
 #   scripts/quickstart.sh stop     stop the quick-start Postfix and filterd
+#
+# filterd runs as "filterd all-in-one", the embedded default: the server and alice's own
+# client pipeline (a sender block list) in one process, over the in-memory transport, with no
+# broker. Of the two mails sent to alice, the one from a blocked sender is denied by her
+# pipeline and the other lands in her Maildir.
 #
 # Everything lives below ./quickstart (override with QUICKSTART_DIR): a private Postfix
 # instance (public smtpd on 127.0.0.1:2525, filter transport to 127.0.0.1:10024, reinjection
-# smtpd on 127.0.0.1:10025), filterd's spool, its log, and the Maildirs of *@example.test.
-# The system's own Postfix configuration is not touched. Must run as root.
+# smtpd on 127.0.0.1:10025), filterd's configuration, spool and log, and the Maildirs of
+# *@example.test. The system's own Postfix configuration is not touched. Must run as root.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,21 +54,36 @@ scripts/postfix-instance.sh create "$dir/postfix" --smtp-port "$smtp_port" --fil
     --reinject-port "$reinject_port" --maildir-root "$dir/mail"
 scripts/postfix-instance.sh start "$dir/postfix"
 
-echo "== starting filterd server (log: $dir/filterd.log)"
-"$bin/filterd" server --listen "127.0.0.1:$filter_port" --next-hop "127.0.0.1:$reinject_port" \
-    --spool "$dir/spool" --hostname filterd.quickstart.test >"$dir/filterd.log" 2>&1 &
+cat >"$dir/filterd.yaml" <<YAML
+# filterd all-in-one: the server's keys (docs/configuration.md) plus one client pipeline per owner.
+listen: 127.0.0.1:$filter_port
+next_hop: 127.0.0.1:$reinject_port
+spool: $dir/spool
+hostname: filterd.quickstart.test
+clients:
+  - address: alice@example.test
+    pipeline:
+      - type: sender-block-list
+        block: ["@spam.example"]
+YAML
+echo "== starting filterd all-in-one with $dir/filterd.yaml (log: $dir/filterd.log)"
+"$bin/filterd" all-in-one --config "$dir/filterd.yaml" >"$dir/filterd.log" 2>&1 &
 echo $! >"$dir/filterd.pid"
 scripts/postfix-instance.sh wait-port "127.0.0.1:$filter_port" 30
 
 maildir="$dir/mail/alice/Maildir/new"
 before=$(ls "$maildir" 2>/dev/null | wc -l)
-echo "== sending a test mail to alice@example.test through Postfix on port $smtp_port"
+echo "== sending two mails to alice@example.test through Postfix on port $smtp_port"
+swaks --silent 1 --server "127.0.0.1:$smtp_port" --from offers@spam.example --to alice@example.test \
+    --header "Subject: You have won" --body "alice's pipeline blocks @spam.example: this one is denied."
 swaks --silent 1 --server "127.0.0.1:$smtp_port" --from bob@example.test --to alice@example.test \
     --header "Subject: Hello through filterd" --body "This mail went Postfix -> filterd -> Postfix -> Maildir."
 
-# Wait for a new file: the Maildir keeps the mail of earlier runs.
-for _ in $(seq 1 100); do
-    if (($(ls "$maildir" 2>/dev/null | wc -l) > before)); then break; fi
+# Wait for the new file (the Maildir keeps the mail of earlier runs) and for the denial.
+for _ in $(seq 1 150); do
+    if (($(ls "$maildir" 2>/dev/null | wc -l) > before)) && grep -q "Denied; not delivered" "$dir/filterd.log"; then
+        break
+    fi
     sleep 0.2
 done
 file=$(ls -t "$maildir"/* 2>/dev/null | head -n 1 || true)
@@ -71,14 +91,20 @@ if (($(ls "$maildir" 2>/dev/null | wc -l) <= before)); then
     echo "the mail did not arrive; see $dir/filterd.log and: scripts/postfix-instance.sh log $dir/postfix" >&2
     exit 1
 fi
+if ! grep -q "Denied; not delivered" "$dir/filterd.log" \
+    || grep -l "Subject: You have won" $(ls -t "$maildir"/* | head -n $(($(ls "$maildir" | wc -l) - before))) >/dev/null 2>&1; then
+    echo "the blocked sender's mail was not denied; see $dir/filterd.log" >&2
+    exit 1
+fi
 echo "== delivered to $file:"
 cat "$file"
 echo
-echo "== the filterd lines of its journey:"
-grep -E "Message accepted|Delivered" "$dir/filterd.log" | tail -n 2
+echo "== what filterd decided (from $dir/filterd.log):"
+grep -E "Answered|Denied|Delivered" "$dir/filterd.log" | tail -n 4
 cat <<MSG
 
-Postfix and filterd keep running. Send more mail with
+Postfix and filterd keep running. Edit alice's pipeline in $dir/filterd.yaml (restart with
+scripts/quickstart.sh). Send more mail with
   swaks --server 127.0.0.1:$smtp_port --to alice@example.test
 read it in $dir/mail/alice/Maildir/new, look at the spool with
   $bin/filterctl spool list --spool $dir/spool

@@ -89,7 +89,9 @@ create_administrator() {
     users=$(ctl --quiet list_users | awk '{print $1}')
     if ! grep -qx "$ADMIN_USER" <<<"$users"; then
         # The password goes through stdin, never the command line.
-        printf '%s\n' "$password" | ctl --quiet add_user "$ADMIN_USER" >/dev/null
+        # Another start running at the same moment may have added it first.
+        printf '%s\n' "$password" | ctl --quiet add_user "$ADMIN_USER" >/dev/null 2>&1 \
+            || ctl --quiet list_users | awk '{print $1}' | grep -qx "$ADMIN_USER"
     fi
     ctl --quiet set_user_tags "$ADMIN_USER" administrator >/dev/null
     ctl --quiet set_permissions -p / "$ADMIN_USER" '.*' '.*' '.*' >/dev/null

@@ -10,7 +10,16 @@ owner's permissions refuse, the permission regexes and the worked examples the d
 
 Environment: FILTER_RABBITMQ_DIR (default test-artifacts/rabbitmq), FILTER_RABBITMQ_PORT (15682),
 FILTER_RABBITMQ_MANAGEMENT_PORT (15683). Exit status 0 when every check passed.
+
+Usage: test_protocol.py [--results FILE]. With --results, every check is also written to FILE as one
+JSON line {"name": ..., "passed": true|false, "detail": "..."} as it is made. Check names are stable
+(no random parts other than the generated owners and ids); a check of an owner's permissions is named
+"authorization (OWNER): PROPERTY" or "authorization (OWNER): PROPERTY (TARGET)", where PROPERTY is one
+of the AUTHORIZATION_PROPERTIES below, so a test runner can report each property on its own
+(Tests/IntegrationTests/PythonExampleClient+Tests.swift does). A run that stops on an exception records
+the failed check "test_protocol.py ran to its end" before the exception propagates.
 """
+import argparse
 import base64
 import json
 import os
@@ -20,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -39,12 +49,36 @@ REQUEST_SCHEMA = json.loads((ROOT / "docs/schema/request-metadata.v1.json").read
 REPLY_SCHEMA = json.loads((ROOT / "docs/schema/reply.v1.json").read_text())
 DOCUMENT = (ROOT / "docs/protocol.md").read_text()
 failures = []
+results_file = None  # the --results file, one JSON line per check
+
+# What an owner's permissions allow and refuse; each is checked for every owner in check_authorization.
+AUTHORIZATION_PROPERTIES = [
+    "may consume its own queue",
+    "may basic.get its own queue",
+    "cannot consume another owner's queue",
+    "cannot basic.get another owner's queue",
+    "cannot declare a queue",
+    "cannot bind its queue",
+    "cannot publish to mailfilter.requests",
+    "cannot publish to the default exchange",
+    "cannot publish a reply with another user_id",
+]
 
 
 def check(name, condition, detail=""):
     print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {detail}"), flush=True)
     if not condition:
         failures.append(name)
+    if results_file:
+        record = {"name": name, "passed": bool(condition), "detail": detail if isinstance(detail, str) else repr(detail)}
+        results_file.write(json.dumps(record) + "\n")
+        results_file.flush()
+
+
+def authorization(owner, prop, target=None):
+    """The name of a check of one of the AUTHORIZATION_PROPERTIES for owner (see the module's docstring)."""
+    assert prop in AUTHORIZATION_PROPERTIES, prop
+    return f"authorization ({owner}): {prop}" + (f" ({target})" if target else "")
 
 
 def schema_errors(schema, instance):
@@ -160,19 +194,27 @@ def expect_refused(name, code, operation):
         check(name, error.reply_code == code, f"{error.reply_code} {error.reply_text}")
 
 
+def expect_allowed(name, operation):
+    try:
+        check(name, True, repr(operation()))
+    except ChannelClosedByBroker as error:
+        check(name, False, f"{error.reply_code} {error.reply_text}")
+
+
 def check_authorization(owner, password, vhost, others):
     """What the owner's permissions allow (their own queue) and refuse (everything else)."""
     connection = connect(owner, password, vhost)
     own_queue = "mailfilter.user." + owner
-    channel = connection.channel()
-    consumer_tag = channel.basic_consume(own_queue, lambda *_: None)
-    check(f"{owner} may consume {own_queue}", bool(consumer_tag), consumer_tag)
-    channel.close()
+    expect_allowed(authorization(owner, "may consume its own queue", own_queue),
+                   lambda: connection.channel().basic_consume(own_queue, lambda *_: None))
+    # The queue is still empty: get-empty is the broker's answer when reading is allowed.
+    expect_allowed(authorization(owner, "may basic.get its own queue", own_queue),
+                   lambda: connection.channel().basic_get(own_queue)[0])
     for other in others:
         queue = "mailfilter.user." + other
-        expect_refused(f"{owner} cannot consume {queue} (ACCESS_REFUSED)", 403,
+        expect_refused(authorization(owner, "cannot consume another owner's queue", queue), 403,
                        lambda: connection.channel().basic_consume(queue, lambda *_: None))
-        expect_refused(f"{owner} cannot basic.get {queue} (ACCESS_REFUSED)", 403,
+        expect_refused(authorization(owner, "cannot basic.get another owner's queue", queue), 403,
                        lambda: connection.channel().basic_get(queue))
 
     def confirmed_channel():
@@ -181,15 +223,15 @@ def check_authorization(owner, password, vhost, others):
         return channel
 
     request = pika.BasicProperties(user_id=owner, correlation_id="x")
-    expect_refused(f"{owner} cannot publish to mailfilter.requests", 403,
+    expect_refused(authorization(owner, "cannot publish to mailfilter.requests"), 403,
                    lambda: confirmed_channel().basic_publish("mailfilter.requests", owner, b"x", request))
-    expect_refused(f"{owner} cannot publish to the default exchange", 403,
+    expect_refused(authorization(owner, "cannot publish to the default exchange"), 403,
                    lambda: confirmed_channel().basic_publish("", own_queue, b"x", request))
-    expect_refused(f"{owner} cannot declare a queue", 403,
+    expect_refused(authorization(owner, "cannot declare a queue", "mailfilter.user." + owner + ".mine"), 403,
                    lambda: connection.channel().queue_declare("mailfilter.user." + owner + ".mine", durable=True))
-    expect_refused(f"{owner} cannot bind its queue", 403,
+    expect_refused(authorization(owner, "cannot bind its queue", "routing key " + others[0]), 403,
                    lambda: connection.channel().queue_bind(own_queue, "mailfilter.requests", routing_key=others[0]))
-    expect_refused(f"{owner} cannot publish a reply with user_id {others[0]}", 406,
+    expect_refused(authorization(owner, "cannot publish a reply with another user_id", "user_id " + others[0]), 406,
                    lambda: confirmed_channel().basic_publish("mailfilter.replies", "x", b"{}", pika.BasicProperties(user_id=others[0])))
     connection.close()
 
@@ -207,6 +249,12 @@ def check_document():
 
 
 def main():
+    global results_file
+    parser = argparse.ArgumentParser(description="Proves docs/protocol.md against the private RabbitMQ node.")
+    parser.add_argument("--results", type=Path, help="also write every check to this file, one JSON line each")
+    arguments = parser.parse_args()
+    if arguments.results:
+        results_file = arguments.results.open("w")
     subprocess.run([str(ROOT / "scripts/rabbitmq-instance.sh"), "start", str(BROKER_DIR)], check=True)
     admin_password = (BROKER_DIR / "admin-password").read_text().strip()
     management = Management(admin_password)
@@ -253,7 +301,8 @@ def main():
         redelivered = publish_request(channel, server_id, owner, "friend@example.org")
         expected[redelivered] = "pass"
         grabber = connect(owner, password, vhost)
-        check("the owner's user may basic.get its own queue", grabber.channel().basic_get("mailfilter.user." + owner)[0] is not None)
+        check("the request to be redelivered was taken by a consumer that does not acknowledge it",
+              grabber.channel().basic_get("mailfilter.user." + owner)[0] is not None)
         grabber.close()
 
         log_file = tempfile.NamedTemporaryFile("w+", prefix="mailfilter-client-", suffix=".log")
@@ -321,4 +370,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except Exception:
+        check("test_protocol.py ran to its end", False, traceback.format_exc())
+        raise
+    sys.exit(status)

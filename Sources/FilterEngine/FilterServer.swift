@@ -125,17 +125,21 @@ public final class FilterServer: Service, Sendable {
         logger.info("Server stopped; undelivered messages stay in the spool")
     }
 
-    /// Takes replies until the server stops. A reply stream that ends with an error (the
-    /// transport gave up) is logged and opened again after a pause; until then, owners'
-    /// questions run into their deadlines and get the fallback action.
+    /// Takes replies until the server stops. When the reply stream cannot be opened or ends
+    /// with an error (the transport gave up for now), it is opened again after a pause that
+    /// doubles up to 30 s; meanwhile owners' questions run into their deadlines and get the
+    /// fallback action.
     private func consumeReplies(_ coordinator: DecisionCoordinator) async {
+        var pause = Duration.seconds(1)
         while !Task.isCancelled {
             do {
                 try await coordinator.consumeReplies()
+                pause = .seconds(1)
             } catch {
-                logger.error("Reply consumer stopped; restarting it", metadata: ["error": "\(error)"])
+                logger.warning("Reply consumer stopped; opening it again", metadata: ["error": "\(error)", "retry.in": "\(pause)"])
             }
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(30))
         }
     }
 

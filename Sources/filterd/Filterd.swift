@@ -22,23 +22,7 @@ struct ServerCommand: AsyncParsableCommand {
         abstract: "Receive mail from Postfix, spool it durably, filter it and reinject it."
     )
 
-    @Option(name: .long, help: "A YAML configuration file; flags override it.")
-    var config: String?
-
-    @Option(name: .long, help: "Where to listen for Postfix, HOST:PORT (default 127.0.0.1:10024).")
-    var listen: String?
-
-    @Option(name: .long, help: "Where to reinject filtered mail, HOST:PORT (default 127.0.0.1:10025).")
-    var nextHop: String?
-
-    @Option(name: .long, help: "The spool directory (default /var/spool/filterd).")
-    var spool: String?
-
-    @Option(name: .long, help: "The host name in the greeting, Received fields and DSNs (default localhost).")
-    var hostname: String?
-
-    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
-    var logLevel: String?
+    @OptionGroup var options: ServerOptions
 
     @Option(name: .long, help: "The broker, amqp[s]://USER@HOST:PORT/VHOST; without it every recipient gets the default action.")
     var amqp: String?
@@ -53,10 +37,7 @@ struct ServerCommand: AsyncParsableCommand {
     var amqpPasswordFile: String?
 
     func run() async throws {
-        var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
-        file.override(
-            listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel,
-            amqp: amqp, serverID: serverId, deadline: deadline)
+        let file = try options.load(amqp: amqp, serverID: serverId, deadline: deadline)
         guard file.clients == nil else {
             throw ConfigurationError("clients: only filterd all-in-one runs client pipelines; filterd server asks them over --amqp")
         }
@@ -66,7 +47,17 @@ struct ServerCommand: AsyncParsableCommand {
         if let url = file.amqp {
             let broker = RabbitMQTransport(
                 url: try BrokerURL.resolve(url, passwordFile: amqpPasswordFile ?? file.amqpPasswordFile), logger: logger)
-            try await broker.connect()
+            do {
+                try await broker.connect()
+            } catch {
+                // Mail must keep flowing while the broker is away: the transport keeps trying,
+                // and owners get the fallback action until it is back. A wrong password or
+                // missing permission, by contrast, is a configuration error and stops filterd.
+                guard error.code == .connectionFailed || error.code == .timedOut else { throw error }
+                logger.warning("Broker unreachable at start; owners get the fallback action until it is back", metadata: [
+                    "broker": "\(broker.url)", "error": "\(error)",
+                ])
+            }
             transport = broker
         }
         let server = try FilterServer(configuration: configuration, transport: transport, logger: logger)
@@ -143,7 +134,28 @@ struct AllInOneCommand: AsyncParsableCommand {
         abstract: "Run the server and the client pipelines of its config file in one process, without a broker."
     )
 
-    @Option(name: .long, help: "A YAML configuration file: the server's keys plus clients:.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let file = try options.load(amqp: nil, serverID: nil, deadline: nil)
+        guard file.amqp == nil else {
+            throw ConfigurationError("amqp: filterd all-in-one uses no broker; run filterd server and filterd client for that")
+        }
+        let configuration = try file.makeConfiguration()
+        let clients = try (file.clients ?? []).enumerated().map { index, section in
+            let (client, pipeline) = try section.makeConfiguration(owners: configuration.filtering.owners, key: "clients[\(index)]")
+            return EmbeddedFilter.Client(configuration: client, pipeline: pipeline)
+        }
+        let logger = ServerCommand.bootstrapLogging(level: try file.resolvedLogLevel(), label: "filterd")
+        let filter = try EmbeddedFilter(server: configuration, clients: clients, logger: logger)
+        try await ServerCommand.runUntilSignalled([filter], logger: logger)
+    }
+}
+
+/// The flags `filterd server` and `filterd all-in-one` share: the configuration file and the
+/// settings that override it.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .long, help: "A YAML configuration file (docs/configuration.md); flags override it.")
     var config: String?
 
     @Option(name: .long, help: "Where to listen for Postfix, HOST:PORT (default 127.0.0.1:10024).")
@@ -161,22 +173,13 @@ struct AllInOneCommand: AsyncParsableCommand {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
-    func run() async throws {
+    /// The configuration file with these flags (and the broker flags given) applied over it.
+    func load(amqp: String?, serverID: String?, deadline: Double?) throws -> ServerConfigurationFile {
         var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
         file.override(
             listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel,
-            amqp: nil, serverID: nil, deadline: nil)
-        guard file.amqp == nil else {
-            throw ConfigurationError("amqp: filterd all-in-one uses no broker; run filterd server and filterd client for that")
-        }
-        let configuration = try file.makeConfiguration()
-        let clients = try (file.clients ?? []).enumerated().map { index, section in
-            let (client, pipeline) = try section.makeConfiguration(owners: configuration.filtering.owners, key: "clients[\(index)]")
-            return EmbeddedFilter.Client(configuration: client, pipeline: pipeline)
-        }
-        let logger = ServerCommand.bootstrapLogging(level: try file.resolvedLogLevel(), label: "filterd")
-        let filter = try EmbeddedFilter(server: configuration, clients: clients, logger: logger)
-        try await ServerCommand.runUntilSignalled([filter], logger: logger)
+            amqp: amqp, serverID: serverID, deadline: deadline)
+        return file
     }
 }
 

@@ -268,22 +268,8 @@ import Testing
     }
 
     private static func python(_ script: String, arguments: [String]) throws -> String {
-        let process = Process()
         // Debian's interpreter: python3-pika is installed for it, not for a pyenv shim on PATH.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", script] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        let complaints = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestBrokerError("python3 exited with \(process.terminationStatus): " + String(decoding: complaints, as: UTF8.self))
-        }
-        return String(decoding: printed, as: UTF8.self)
+        try TestBroker.run(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", script] + arguments)
     }
 
     /// Runs `body`, then `cleanup` whether or not it threw, so that the shared broker keeps no

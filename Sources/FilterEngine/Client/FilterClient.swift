@@ -69,7 +69,7 @@ public final class FilterClient: Service, Sendable {
     func answer(_ request: DeliveredRequest) async {
         var logger = self.logger
         logger[metadataKey: "filter.request.id"] = "\(request.id ?? "-")"
-        guard let id = request.id, let serverID = request.replyTo else {
+        guard let id = request.id, !id.isEmpty, let serverID = request.replyTo, !serverID.isEmpty else {
             logger.warning("Discarding a request without correlation_id or reply_to: it cannot be answered")
             do {
                 try await transport.discard(request)

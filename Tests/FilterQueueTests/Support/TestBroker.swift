@@ -52,8 +52,15 @@ enum TestBroker {
 
     @discardableResult
     private static func runScript(_ arguments: [String]) throws -> String {
+        try run(repositoryRoot.appendingPathComponent("scripts/rabbitmq-instance.sh"), arguments)
+    }
+
+    /// Runs a program to its end and returns what it printed.
+    /// - Throws: ``TestBrokerError`` with its standard error when it exits non-zero.
+    @discardableResult
+    static func run(_ executable: URL, _ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = repositoryRoot.appendingPathComponent("scripts/rabbitmq-instance.sh")
+        process.executableURL = executable
         process.arguments = arguments
         let output = Pipe()
         let errors = Pipe()
@@ -65,7 +72,7 @@ enum TestBroker {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw TestBrokerError(
-                "rabbitmq-instance.sh \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): "
+                "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): "
                     + String(decoding: complaints, as: UTF8.self)
             )
         }
