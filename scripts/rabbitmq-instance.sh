@@ -91,7 +91,7 @@ create_administrator() {
         # The password goes through stdin, never the command line.
         # Another start running at the same moment may have added it first.
         printf '%s\n' "$password" | ctl --quiet add_user "$ADMIN_USER" >/dev/null 2>&1 \
-            || ctl --quiet list_users | awk '{print $1}' | grep -qx "$ADMIN_USER"
+            || grep -qx "$ADMIN_USER" <<<"$(ctl --quiet list_users | awk '{print $1}')"
     fi
     ctl --quiet set_user_tags "$ADMIN_USER" administrator >/dev/null
     ctl --quiet set_permissions -p / "$ADMIN_USER" '.*' '.*' '.*' >/dev/null
