@@ -126,6 +126,6 @@ struct PerUserFilteringPostfixTests {
 }
 
 /// The Maildir user of an `example.test` address: its local part.
-func localPart(_ address: String) -> String {
+private func localPart(_ address: String) -> String {
     String(address.split(separator: "@").first ?? "")
 }
