@@ -17,6 +17,9 @@
 #     spool empty), and p50/p99 decision latency from the server's "Owner decided" log lines
 #     (filter.decision.ms: from acceptance to the valid reply); then a paced load at half that
 #     rate (scripts/bench/paced.py) for the latency below saturation.
+# For every loaded phase it also prints CPU time per message (utime + stime from /proc) of
+# filterd server, the clients, rpc-bench and the broker, and how busy the whole VM was
+# (/proc/stat), since other work on a shared machine moves the rates.
 #
 # The broker: by default a node of its own (scripts/rabbitmq-instance.sh, node filterd-bench,
 # AMQP 15702, management 15703, distribution 15704, data under .build/bench/rabbitmq), started
@@ -129,6 +132,20 @@ stop_process() {
 
 count_files() { find "$1" -maxdepth 1 -type f | wc -l; }
 
+clock_ticks=$(getconf CLK_TCK)
+# cpu_ms PID...: user + system CPU time of the processes so far, in milliseconds.
+cpu_ms() {
+    local pid total=0
+    for pid in "$@"; do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo $((total * 1000 / clock_ticks))
+}
+# machine_ticks: "busy total" jiffies of all CPUs (/proc/stat), for how busy the VM was.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+# busy_percent "BUSY TOTAL" "BUSY TOTAL": the machine's CPU use between two machine_ticks.
+busy_percent() { python3 -c "import sys; a, b = map(int, sys.argv[1].split()); c, d = map(int, sys.argv[2].split()); print(round(100 * (c - a) / max(1, d - b)))" "$1" "$2"; }
+
 # wait_delivered DUMP_DIR COUNT SPOOL: until COUNT messages are at the sink and the spool's
 # queue is empty (at most 600 s).
 wait_delivered() {
@@ -206,6 +223,7 @@ for owner in "${owners[@]}"; do
     filterctl user add "$owner" --password-file "$work/password" >/dev/null
 done
 rabbitmq_version=$(rabbitmq ctl "$broker_dir" --quiet version 2>/dev/null || echo unknown)
+broker_pid=$(<"$broker_dir/rabbitmq.pid")
 
 amqp_url() { python3 -c "import sys, urllib.parse; print('amqp://%s@127.0.0.1:%s/%%2F' % (urllib.parse.quote(sys.argv[1], safe=''), sys.argv[2]))" "$1" "$amqp_port"; }
 
@@ -217,11 +235,15 @@ sink_port=$(free_port)
 filter_port=$(free_port)
 start_sink "$sink_port" "$dumps/pass"
 start_server "$filter_port" "$sink_port" "$work/spool-pass" "$work/server-pass.log"
+cpu_before=$(cpu_ms "$server_pid")
+ticks_before=$(machine_ticks)
 start=$(now)
 smtp_load "$filter_port" "$messages" 1
 wait_delivered "$dumps/pass" "$messages" "$work/spool-pass"
 finished=$(now)
 result[pass]=$(calc "round($messages / ($finished - $start), 1)")
+result[pass.cpu]=$(calc "round(($(cpu_ms "$server_pid") - $cpu_before) / $messages, 3)")
+result[pass.busy]=$(busy_percent "$ticks_before" "$(machine_ticks)")
 stop_process "$server_pid"
 stop_process "$sink_pid"
 rm -rf "${dumps:?}/pass" "$work/spool-pass"
@@ -230,10 +252,17 @@ rm -rf "${dumps:?}/pass" "$work/spool-pass"
 for users in 1 10; do
     echo "== bare RPC: $rpc_count round trips, 20 in flight, $users owner(s), prefetch $prefetch"
     list=$(IFS=,; echo "${owners[*]:0:$users}")
-    output=$("$bin/rpc-bench" --broker "127.0.0.1:$amqp_port" --password-file "$work/password" \
-        --server-user "filterd-$server_id" --server-id "$server_id" --owners "$list" \
-        --count "$rpc_count" --concurrency 20 --prefetch "$prefetch" --size "$size")
+    broker_before=$(cpu_ms "$broker_pid")
+    ticks_before=$(machine_ticks)
+    /usr/bin/time -f '%U %S' -o "$work/rpc-bench.time" "$bin/rpc-bench" --broker "127.0.0.1:$amqp_port" \
+        --password-file "$work/password" --server-user "filterd-$server_id" --server-id "$server_id" \
+        --owners "$list" --count "$rpc_count" --concurrency 20 --prefetch "$prefetch" --size "$size" >"$work/rpc-bench.out"
+    output=$(<"$work/rpc-bench.out")
     echo "   $output"
+    total=$((rpc_count + 200))
+    result[rpc.$users.busy]=$(busy_percent "$ticks_before" "$(machine_ticks)")
+    result[rpc.$users.cpu.broker]=$(calc "round(($(cpu_ms "$broker_pid") - $broker_before) / $total, 3)")
+    result[rpc.$users.cpu.rpc]=$(calc "round(1000 * sum(map(float, '$(<"$work/rpc-bench.time")'.split())) / $total, 3)")
     result[rpc.$users]=$(json_field "$output" rate)
     result[rpc.$users.p50]=$(json_field "$output" p50_ms)
     result[rpc.$users.p99]=$(json_field "$output" p99_ms)
@@ -265,11 +294,19 @@ for users in 1 10; do
     start_sink "$sink_port" "$dumps/rpc-$users"
     start_server "$filter_port" "$sink_port" "$work/spool-rpc-$users" "$log" \
         --amqp "$server_url" --amqp-password-file "$work/password" --server-id "$server_id"
+    server_before=$(cpu_ms "$server_pid")
+    clients_before=$(cpu_ms "${clients[@]}")
+    broker_before=$(cpu_ms "$broker_pid")
+    ticks_before=$(machine_ticks)
     start=$(now)
     smtp_load "$filter_port" "$messages" "$users"
     accepted=$(now)
     wait_delivered "$dumps/rpc-$users" "$messages" "$work/spool-rpc-$users"
     finished=$(now)
+    result[filter.$users.busy]=$(busy_percent "$ticks_before" "$(machine_ticks)")
+    result[filter.$users.cpu.server]=$(calc "round(($(cpu_ms "$server_pid") - $server_before) / $messages, 3)")
+    result[filter.$users.cpu.clients]=$(calc "round(($(cpu_ms "${clients[@]}") - $clients_before) / $messages, 3)")
+    result[filter.$users.cpu.broker]=$(calc "round(($(cpu_ms "$broker_pid") - $broker_before) / $messages, 3)")
     result[filter.$users]=$(calc "round($messages / ($finished - $start), 1)")
     result[filter.$users.accept]=$(calc "round($messages / ($accepted - $start), 1)")
     latency=$(decision_latency "$log" 0)
@@ -319,6 +356,11 @@ for users in 1 10; do
 done
 for users in 1 10; do
     echo "decisions logged ($users owner(s)): ${result[filter.$users.decisions]} of $messages at full rate, ${result[half.$users.decisions]} of ${result[half.$users.sent]} at half rate"
+done
+echo "CPU ms per message (machine busy): pass-through filterd ${result[pass.cpu]} (${result[pass.busy]} %)"
+for users in 1 10; do
+    echo "  $users owner(s): bare RPC: rpc-bench ${result[rpc.$users.cpu.rpc]}, broker ${result[rpc.$users.cpu.broker]} (${result[rpc.$users.busy]} %);" \
+        "filtering: filterd server ${result[filter.$users.cpu.server]}, clients ${result[filter.$users.cpu.clients]}, broker ${result[filter.$users.cpu.broker]} (${result[filter.$users.busy]} %)"
 done
 echo "filter / pass-through: 1 owner $(calc "round(${result[filter.1]} / ${result[pass]}, 2)"), 10 owners $(calc "round(${result[filter.10]} / ${result[pass]}, 2)")"
 for users in 1 10; do
