@@ -30,6 +30,8 @@
 #
 # Environment: BENCH_MESSAGES (5000), BENCH_RPC_COUNT (5000), BENCH_SESSIONS (20),
 # BENCH_PREFETCH (20, each client's), BENCH_PACED_SECONDS (10), BENCH_SKIP_BUILD,
+# BENCH_FILTERD (the filterd binary, for A/B runs of two builds; default the release build),
+# BENCH_PIKA (set: also run the bare RPC with pika, scripts/bench/rpc_pika.py, for comparison),
 # BENCH_SHARED_BROKER, BENCH_RABBITMQ_PORT (15702), BENCH_RABBITMQ_MANAGEMENT_PORT (15703),
 # BENCH_RABBITMQ_DIST_PORT (15704).
 set -euo pipefail
@@ -59,6 +61,7 @@ bin=$(swift build -c release --show-bin-path)
 for product in filterd filterctl rpc-bench; do
     [[ -x "$bin/$product" ]] || { echo "bench-rpc.sh: $bin/$product is missing; build it first" >&2; exit 1; }
 done
+filterd=${BENCH_FILTERD:-$bin/filterd}
 
 mkdir -p "$repository/.build/bench"
 work=$(mktemp -d "$repository/.build/bench/rpc.XXXXXX")
@@ -172,7 +175,7 @@ start_server() {
     (($# == 0)) || level=info # info: the "Owner decided" lines carry the decision latency
     mkdir -p "$spool"
     printf 'log_level: %s\n' "$level" >"$work/server-$level.yaml"
-    "$bin/filterd" server --listen "127.0.0.1:$port" --next-hop "127.0.0.1:$next_hop" --spool "$spool" \
+    "$filterd" server --listen "127.0.0.1:$port" --next-hop "127.0.0.1:$next_hop" --spool "$spool" \
         --hostname bench.example.test --config "$work/server-$level.yaml" "$@" 2>>"$log" &
     server_pid=$!
     pids+=("$server_pid")
@@ -263,6 +266,13 @@ for users in 1 10; do
     result[rpc.$users.busy]=$(busy_percent "$ticks_before" "$(machine_ticks)")
     result[rpc.$users.cpu.broker]=$(calc "round(($(cpu_ms "$broker_pid") - $broker_before) / $total, 3)")
     result[rpc.$users.cpu.rpc]=$(calc "round(1000 * sum(map(float, '$(<"$work/rpc-bench.time")'.split())) / $total, 3)")
+    if [[ -n "${BENCH_PIKA:-}" ]]; then
+        pika=$(/usr/bin/python3 scripts/bench/rpc_pika.py --port "$amqp_port" --password-file "$work/password" \
+            --server-user "filterd-$server_id" --server-id "$server_id" --owners "$list" \
+            --count "$rpc_count" --concurrency 20 --prefetch "$prefetch" --size "$size")
+        echo "   pika: $pika"
+        result[pika.$users]=$(json_field "$pika" rate)
+    fi
     result[rpc.$users]=$(json_field "$output" rate)
     result[rpc.$users.p50]=$(json_field "$output" p50_ms)
     result[rpc.$users.p99]=$(json_field "$output" p99_ms)
@@ -274,7 +284,7 @@ for users in 1 10; do
     echo "== filtering: $messages messages, $sessions sessions, $users subscribed owner(s), one filterd client each"
     clients=()
     for ((index = 0; index < users; index++)); do
-        "$bin/filterd" client --amqp "$(amqp_url "${owners[$index]}")" --amqp-password-file "$work/password" \
+        "$filterd" client --amqp "$(amqp_url "${owners[$index]}")" --amqp-password-file "$work/password" \
             --address "${owners[$index]}" --prefetch "$prefetch" --log-level warning 2>>"$work/clients.log" &
         clients+=($!)
         pids+=($!)
@@ -362,6 +372,7 @@ for users in 1 10; do
     echo "  $users owner(s): bare RPC: rpc-bench ${result[rpc.$users.cpu.rpc]}, broker ${result[rpc.$users.cpu.broker]} (${result[rpc.$users.busy]} %);" \
         "filtering: filterd server ${result[filter.$users.cpu.server]}, clients ${result[filter.$users.cpu.clients]}, broker ${result[filter.$users.cpu.broker]} (${result[filter.$users.busy]} %)"
 done
+[[ -z "${BENCH_PIKA:-}" ]] || echo "bare RPC with pika (rpc_pika.py): 1 owner ${result[pika.1]} msg/s, 10 owners ${result[pika.10]} msg/s"
 echo "filter / pass-through: 1 owner $(calc "round(${result[filter.1]} / ${result[pass]}, 2)"), 10 owners $(calc "round(${result[filter.10]} / ${result[pass]}, 2)")"
 for users in 1 10; do
     echo "target ($users owner(s)) filter >= 0.5 x bare RPC: $(verdict "${result[ratio.$users]} >= 0.5") (${result[ratio.$users]})"
