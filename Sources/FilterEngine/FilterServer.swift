@@ -65,7 +65,13 @@ public final class FilterServer: Service, Sendable {
             throw error
         }
         let queue = self.queue
-        let receiver = SpoolMessageReceiver(spool: spool) { entry, content in await queue.insert(entry, content: content) }
+        // With owners to ask, request ids go into the commit itself: recorded before any
+        // publish, without a sync batch of their own (DeliveryAgent then has nothing to save).
+        let asksOwners = coordinator != nil
+        let receiver = SpoolMessageReceiver(
+            spool: spool,
+            prepare: { entry in if asksOwners { _ = DecisionStage.assignRequestIDs(&entry) } },
+            onCommit: { entry, content in await queue.insert(entry, content: content) })
         self.smtpServer = SMTPServer(
             configuration: configuration.smtp, receiver: receiver, eventLoopGroup: eventLoopGroup, logger: logger)
         self.lanes = DeliveryLane.make(

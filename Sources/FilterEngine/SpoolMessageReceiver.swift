@@ -8,14 +8,17 @@ import NIOCore
 /// delivery queue, with its bytes when it was small enough to be held in memory.
 struct SpoolMessageReceiver: SMTPMessageReceiver {
     let spool: Spool
+    /// Completes each entry before its commit (the request ids, when owners are asked).
+    let prepare: @Sendable (inout SpoolEntry) -> Void
     let onCommit: @Sendable (SpoolEntry, ByteBuffer?) async -> Void
 
     func openMessage(for envelope: Envelope, logger: Logger) async throws -> any SMTPIncomingMessage {
-        IncomingMessage(writer: spool.beginMessage(), onCommit: onCommit)
+        IncomingMessage(writer: spool.beginMessage(), prepare: prepare, onCommit: onCommit)
     }
 
     private struct IncomingMessage: SMTPIncomingMessage {
         let writer: SpoolWriter
+        let prepare: @Sendable (inout SpoolEntry) -> Void
         let onCommit: @Sendable (SpoolEntry, ByteBuffer?) async -> Void
 
         var queueID: QueueID { writer.queueID }
@@ -25,7 +28,7 @@ struct SpoolMessageReceiver: SMTPMessageReceiver {
         }
 
         func commit(envelope: Envelope) async throws {
-            let entry = try await writer.commit(envelope: envelope, receivedAt: Date())
+            let entry = try await writer.commit(envelope: envelope, receivedAt: Date(), prepare: prepare)
             await onCommit(entry, await writer.committedContent)
         }
 

@@ -113,6 +113,23 @@ import Testing
         #expect(try reopened.entry(entry.queueID) == entry)
     }
 
+    @Test func commitWritesWhatPrepareAdds() async throws {
+        let temporary = try TemporarySpool()
+        defer { temporary.remove() }
+        let spool = try temporary.open()
+        let writer = spool.beginMessage()
+        try await writer.write(ByteBuffer(string: "body\r\n"))
+        let envelope = Envelope(
+            mailFrom: "sender@example.org",
+            recipients: [EnvelopeRecipient(address: "a@example.com"), EnvelopeRecipient(address: "b@example.com")])
+        let entry = try await writer.commit(envelope: envelope, receivedAt: Date(timeIntervalSince1970: 1_700_000_000.25)) { entry in
+            for index in entry.recipients.indices { entry.recipients[index].requestID = "\(entry.queueID).\(index)" }
+        }
+
+        #expect(entry.recipients.map(\.requestID) == ["\(entry.queueID).0", "\(entry.queueID).1"])
+        #expect(try temporary.open().entry(entry.queueID) == entry)
+    }
+
     @Test func updateOfAnUnknownEntryFails() async throws {
         let temporary = try TemporarySpool()
         defer { temporary.remove() }

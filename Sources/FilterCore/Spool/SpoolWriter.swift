@@ -74,17 +74,23 @@ public actor SpoolWriter {
     /// - Parameters:
     ///   - envelope: The message's SMTP envelope.
     ///   - receivedAt: When the message was accepted.
+    ///   - prepare: Completes the new entry before it is written, for state that must be
+    ///     durable from the start (the filter server's request ids), so that it costs no sync
+    ///     of its own later.
     /// - Throws: `SpoolError` if the message could not be made durable; nothing of it then
     ///   remains in the spool and the caller must answer with a temporary failure.
-    public func commit(envelope: Envelope, receivedAt: Date) async throws(SpoolError) -> SpoolEntry {
+    public func commit(
+        envelope: Envelope, receivedAt: Date, prepare: @Sendable (inout SpoolEntry) -> Void = { _ in }
+    ) async throws(SpoolError) -> SpoolEntry {
         let descriptor = try claim()
-        let entry = SpoolEntry(
+        var entry = SpoolEntry(
             queueID: queueID,
             envelope: envelope,
             receivedAt: receivedAt,
             messageSize: bytesWritten,
             recipients: envelope.recipients.map { _ in RecipientDelivery(state: .pending, updatedAt: receivedAt) },
         )
+        prepare(&entry)
         let message: CommitRequest.StagedFile.Content
         let envelopeBytes: [UInt8]
         do {

@@ -36,6 +36,8 @@ actor DecisionCoordinator {
 
     private struct Outstanding {
         var owner: String
+        /// When the message was accepted (spooled), for the decision latency in the log.
+        var received: Date
         var continuation: CheckedContinuation<RecipientDecision, Never>
         var deadline: Task<Void, Never>
     }
@@ -123,7 +125,8 @@ actor DecisionCoordinator {
                 earlier.deadline.cancel()
                 earlier.continuation.resume(returning: RecipientDecision(action: configuration.fallbackAction, source: .deadline))
             }
-            outstanding[id] = Outstanding(owner: question.owner, continuation: continuation, deadline: timer)
+            outstanding[id] = Outstanding(
+                owner: question.owner, received: question.metadata.received, continuation: continuation, deadline: timer)
             Task { await self.publish(request, logger: logger) }
         }
     }
@@ -179,8 +182,11 @@ actor DecisionCoordinator {
                 reject(received, reason)
                 return
             }
+            // filter.decision.ms: from acceptance to this reply, what scripts/bench-rpc.sh reports.
+            let milliseconds = String(format: "%.1f", Date().timeIntervalSince(entry.received) * 1000)
             logger.info("Owner decided", metadata: [
                 "filter.request.id": "\(reply.id)", "filter.owner": "\(entry.owner)", "filter.action": "\(reply.action)",
+                "filter.decision.ms": "\(milliseconds)",
             ])
             conclude(reply.id, with: RecipientDecision(action: reply.action, source: .client, reply: reply), as: .decided)
         }
