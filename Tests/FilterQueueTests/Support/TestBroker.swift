@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The private RabbitMQ node the broker tests run against, started once per test process by
 /// `scripts/rabbitmq-instance.sh` under `test-artifacts/rabbitmq` (loopback only).
 ///
@@ -56,27 +60,43 @@ enum TestBroker {
     }
 
     /// Runs a program to its end and returns what it printed.
+    ///
+    /// Spawned with `posix_spawn` and reaped with `waitpid`, output through files: with
+    /// `Foundation.Process`, waiting for the script that starts the broker never returned on a
+    /// fresh machine, since the detached broker it leaves behind inherits what Foundation
+    /// watches to learn that its child ended.
     /// - Throws: ``TestBrokerError`` with its standard error when it exits non-zero.
     @discardableResult
     static func run(_ executable: URL, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        let complaints = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestBrokerError(
-                "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): "
-                    + String(decoding: complaints, as: UTF8.self)
-            )
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("test-broker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outputPath = directory.appendingPathComponent("stdout").path
+        let errorPath = directory.appendingPathComponent("stderr").path
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&fileActions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child = pid_t()
+        let spawned = posix_spawn(&child, executable.path, &fileActions, nil, argv, environ)
+        guard spawned == 0 else {
+            throw TestBrokerError("cannot start \(executable.path): \(String(cString: strerror(spawned)))")
         }
-        return String(decoding: printed, as: UTF8.self)
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) == -1, errno == EINTR {}
+        let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let complaints = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        // WIFEXITED and WEXITSTATUS are macros Swift does not import.
+        let exitedNormally = status & 0x7f == 0
+        guard exitedNormally, (status >> 8) & 0xff == 0 else {
+            throw TestBrokerError(
+                "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) failed (wait status \(status)): \(complaints)")
+        }
+        return printed
     }
 }
 
