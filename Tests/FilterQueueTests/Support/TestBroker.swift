@@ -50,18 +50,22 @@ enum TestBroker {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Runs `scripts/rabbitmq-instance.sh` with `arguments`, `environment` added to this
+    /// process's (the settings of a node other than the shared one).
     @discardableResult
-    private static func runScript(_ arguments: [String]) throws -> String {
-        try run(repositoryRoot.appendingPathComponent("scripts/rabbitmq-instance.sh"), arguments)
+    static func runScript(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
+        try run(repositoryRoot.appendingPathComponent("scripts/rabbitmq-instance.sh"), arguments, environment: environment)
     }
 
     /// Runs a program to its end and returns what it printed.
+    /// - Parameter environment: Added to this process's environment.
     /// - Throws: ``TestBrokerError`` with its standard error when it exits non-zero.
     @discardableResult
-    static func run(_ executable: URL, _ arguments: [String]) throws -> String {
+    static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
