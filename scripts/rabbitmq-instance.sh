@@ -6,6 +6,8 @@
 #   scripts/rabbitmq-instance.sh stop DIR    stop it
 #   scripts/rabbitmq-instance.sh ctl DIR ... run rabbitmqctl against it
 #   scripts/rabbitmq-instance.sh env DIR     print its settings as KEY=VALUE lines
+#   scripts/rabbitmq-instance.sh tls DIR     make a test CA, a certificate for localhost
+#                                            and DIR/tls.conf (once; run before start)
 #
 # Everything the node writes (database, logs, Erlang cookie, config) lives
 # under DIR. It listens on loopback only:
@@ -17,23 +19,35 @@
 # The ports are not RabbitMQ's defaults, so a system broker can run beside it,
 # and lie below Linux's ephemeral range (32768-60999), where an outgoing
 # connection could already hold them.
+# TLS: when DIR/tls.conf exists, "start" appends it to the node's rabbitmq.conf.
+# "tls" writes one (kept if present) with an AMQPS listener on
+#   127.0.0.1:$FILTER_RABBITMQ_TLS_PORT (default 15711), verify_none for client
+# certificates, and a server certificate for DNS:localhost only (no IP address,
+# so connecting by 127.0.0.1 is a host-name mismatch) signed by DIR/tls/ca.pem,
+# a CA made for this node alone (valid 30 days; made anew when one is left).
+# FILTER_RABBITMQ_STOP_WITH=PID makes "start" leave a watcher (log in
+# DIR/log/watcher.log) that stops the node once process PID has exited, e.g.
+# a test process that starts a node nobody else uses.
 # "start" enables rabbitmq_management and creates the administrator
 # "filteradmin", whose password it writes to DIR/admin-password (mode 0600).
-# It is idempotent: a node already answering is reused as it is.
+# It is idempotent: a node already answering is reused as it is; starts of one
+# DIR at the same moment take turns (flock on DIR/start.lock).
 set -euo pipefail
 
 readonly RABBITMQ_BIN=/usr/lib/rabbitmq/bin
 readonly AMQP_PORT=${FILTER_RABBITMQ_PORT:-15682}
 readonly MANAGEMENT_PORT=${FILTER_RABBITMQ_MANAGEMENT_PORT:-15683}
 readonly DIST_PORT=${FILTER_RABBITMQ_DIST_PORT:-15684}
+readonly TLS_PORT=${FILTER_RABBITMQ_TLS_PORT:-15711}
 readonly ADMIN_USER=filteradmin
+readonly TLS_MARKER="# Written by scripts/rabbitmq-instance.sh tls."
 
 log() {
     echo "rabbitmq-instance: $*" >&2
 }
 
 usage() {
-    sed -n '2,24p' "$0" >&2
+    sed -n '2,34p' "$0" >&2
     exit 64
 }
 
@@ -127,6 +141,71 @@ start() {
     fi
     create_administrator "$dir"
     wait_for_management
+    if [[ -n ${FILTER_RABBITMQ_STOP_WITH:-} ]]; then
+        stop_with "$dir" "$FILTER_RABBITMQ_STOP_WITH"
+    fi
+}
+
+# Leaves a watcher (one per PID) that stops the node in $1 once process $2 has exited.
+# It closes every descriptor it inherits: a caller waits for its child's output to end,
+# and Foundation's Process even for the end of a socket it gives the child.
+stop_with() {
+    local dir=$1 pid=$2
+    local marker=$dir/watcher-$pid
+    [[ -e $marker ]] && return 0
+    : >"$marker"
+    # shellcheck disable=SC2016 # expanded by the watcher
+    setsid bash -c '
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            if ((fd > 2)); then eval "exec $fd>&-"; fi
+        done
+        while kill -0 "$1" 2>/dev/null; do sleep 1; done
+        rm -f "$3"
+        "$2" stop "$4"' \
+        watcher "$pid" "$(realpath "$0")" "$marker" "$dir" </dev/null >>"$dir/log/watcher.log" 2>&1 &
+}
+
+# Makes a CA, a key and a certificate for localhost under $1/tls, and $1/tls.conf,
+# unless $1/tls.conf is someone else's or ours with a certificate valid for another day.
+# Two callers at once (tests in parallel) take turns.
+make_tls() {
+    local dir=$1
+    (
+        flock 9
+        make_tls_locked "$dir"
+    ) 9>"$dir/tls.lock"
+}
+
+make_tls_locked() {
+    local dir=$1 tls
+    tls=$dir/tls
+    if [[ -f $dir/tls.conf ]]; then
+        if [[ $(head -n 1 "$dir/tls.conf") != "$TLS_MARKER" ]] \
+            || openssl x509 -checkend 86400 -noout -in "$tls/server.pem" >/dev/null 2>&1; then
+            return 0
+        fi
+    fi
+    mkdir -p "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=filterd test CA" \
+        -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+        -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+        -days 30 -extfile <(echo subjectAltName=DNS:localhost) -out "$tls/server.pem" 2>/dev/null
+    # The broker runs as the caller and reads the key as that user; nobody else may.
+    chmod 600 "$tls/ca.key" "$tls/server.key"
+    cat >"$dir/tls.conf.new" <<EOF
+$TLS_MARKER
+listeners.ssl.default = 127.0.0.1:$TLS_PORT
+ssl_options.cacertfile = $tls/ca.pem
+ssl_options.certfile = $tls/server.pem
+ssl_options.keyfile = $tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+EOF
+    mv "$dir/tls.conf.new" "$dir/tls.conf"
+    log "TLS on 127.0.0.1:$TLS_PORT for localhost, CA $tls/ca.pem"
 }
 
 wait_for_management() {
@@ -158,6 +237,10 @@ print_environment() {
     echo "MANAGEMENT_PORT=$MANAGEMENT_PORT"
     echo "ADMIN_USER=$ADMIN_USER"
     echo "ADMIN_PASSWORD_FILE=$dir/admin-password"
+    if [[ -f $dir/tls.conf ]]; then
+        echo "TLS_PORT=$TLS_PORT"
+        echo "TLS_CA_FILE=$dir/tls/ca.pem"
+    fi
 }
 
 (($# >= 2)) || usage
@@ -165,12 +248,24 @@ command=$1
 directory=$2
 shift 2
 case $command in
-    start) start "$directory" ;;
+    start)
+        # Starts of one DIR take turns (tests in parallel in one process start one node);
+        # flock -o keeps the lock out of the node and every other child.
+        if [[ -z ${RABBITMQ_INSTANCE_LOCKED:-} ]]; then
+            mkdir -p "$directory"
+            RABBITMQ_INSTANCE_LOCKED=1 exec flock -o "$directory/start.lock" "$0" start "$directory"
+        fi
+        start "$directory"
+        ;;
     stop) stop "$directory" ;;
     ctl)
         node_environment "$(realpath -m "$directory")"
         ctl "$@"
         ;;
     env) print_environment "$directory" ;;
+    tls)
+        mkdir -p "$directory"
+        make_tls "$(realpath -m "$directory")"
+        ;;
     *) usage ;;
 esac

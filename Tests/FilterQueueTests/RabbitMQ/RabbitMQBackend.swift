@@ -4,19 +4,41 @@ import Logging
 @testable import FilterQueue
 
 /// The RabbitMQ backend under the conformance suite and the RabbitMQ tests: transports logged
-/// in to the shared test node (``TestBroker``), owners subscribed as `filterctl user add`
-/// would (a broker user named after the owner with DESIGN.md's permissions, a durable queue
-/// bound to `mailfilter.requests`).
+/// in to the shared test node (``TestBroker``) or the TLS node (``TLSTestBroker``), owners
+/// subscribed as `filterctl user add` would (a broker user named after the owner with
+/// DESIGN.md's permissions, a durable queue bound to `mailfilter.requests`).
 ///
 /// Several checkouts share the node, so every name a test makes carries a random suffix.
 struct RabbitMQBackend: TransportBackend {
     let name = "rabbitmq"
     /// The administrator's password.
     let adminPassword: String
+    /// The node the transports log in to.
+    let node: Node
 
-    /// Starts (or reuses) the test node and declares the two exchanges, as `filterctl setup` does.
-    static func start() async throws -> RabbitMQBackend {
-        let backend = RabbitMQBackend(adminPassword: try await TestBroker.start())
+    /// A node: where transports connect and how to run `rabbitmqctl` against it.
+    struct Node: Sendable {
+        /// The URL without user and password.
+        let url: String
+        /// Starts the node if needed and returns the administrator's password.
+        let start: @Sendable () async throws -> String
+        /// Runs `rabbitmqctl` against the node.
+        let ctl: @Sendable ([String]) throws -> String
+
+        /// The node every checkout shares, over plain AMQP.
+        static let shared = Node(
+            url: "amqp://127.0.0.1:\(TestBroker.amqpPort)/%2F?heartbeat=4", start: { try await TestBroker.start() },
+            ctl: { try TestBroker.ctl($0) })
+
+        /// The TLS node over `amqps://localhost`, verified against its CA.
+        static let tls = Node(
+            url: "amqps://localhost:\(TLSTestBroker.amqpsPort)/%2F?heartbeat=4&cacertfile=\(TLSTestBroker.caFile)",
+            start: { try await TLSTestBroker.start() }, ctl: { try TLSTestBroker.ctl($0) })
+    }
+
+    /// Starts (or reuses) `node` and declares the two exchanges, as `filterctl setup` does.
+    static func start(node: Node = .shared) async throws -> RabbitMQBackend {
+        let backend = RabbitMQBackend(adminPassword: try await node.start(), node: node)
         let admin = try backend.adminTransport()
         do {
             try await admin.declareExchange(Topology.requestExchange, type: "direct")
@@ -29,9 +51,9 @@ struct RabbitMQBackend: TransportBackend {
         return backend
     }
 
-    /// A URL of the test node for a user.
-    static func url(user: String, password: String?) throws -> AMQPURL {
-        var url = try AMQPURL("amqp://127.0.0.1:\(TestBroker.amqpPort)/%2F?heartbeat=4", password: password)
+    /// A URL of `node` for a user.
+    static func url(user: String, password: String?, node: Node = .shared) throws -> AMQPURL {
+        var url = try AMQPURL(node.url, password: password)
         url.user = user
         url.password = password
         return url
@@ -40,7 +62,7 @@ struct RabbitMQBackend: TransportBackend {
     /// A transport logged in as the administrator (who also plays the filter server).
     func adminTransport(configuration: RabbitMQTransport.Configuration = .init()) throws -> RabbitMQTransport {
         RabbitMQTransport(
-            url: try Self.url(user: TestBroker.adminUser, password: adminPassword), configuration: configuration,
+            url: try Self.url(user: TestBroker.adminUser, password: adminPassword, node: node), configuration: configuration,
             logger: Self.logger)
     }
 
@@ -49,12 +71,13 @@ struct RabbitMQBackend: TransportBackend {
     }
 
     func client(owner: String) async throws -> any FilterTransport {
-        RabbitMQTransport(url: try Self.url(user: owner, password: Self.password(of: owner)), logger: Self.logger)
+        RabbitMQTransport(
+            url: try Self.url(user: owner, password: Self.password(of: owner), node: node), logger: Self.logger)
     }
 
     func subscribe(owner: String, maxLengthBytes: Int?) async throws {
-        try TestBroker.ctl(["add_user", owner, Self.password(of: owner)])
-        try TestBroker.ctl([
+        _ = try node.ctl(["add_user", owner, Self.password(of: owner)])
+        _ = try node.ctl([
             "set_permissions", "-p", "/", owner, Topology.configurePermission, Topology.writePermission,
             try Topology.readPermission(owner: owner),
         ])

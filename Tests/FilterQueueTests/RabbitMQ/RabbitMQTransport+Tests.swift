@@ -561,140 +561,57 @@ private final class LogRecorder: LogHandler, @unchecked Sendable {
     }
 }
 
-/// TLS (`amqps://`) with CA and host-name verification, through a TLS front (a few lines of
-/// Python's `ssl`) to the shared node, whose certificate a CA made for the test signs for
-/// `localhost` only. The node
-/// itself is left alone: other checkouts share it.
+/// TLS (`amqps://`) against RabbitMQ's own TLS listener on the TLS node (``TLSTestBroker``),
+/// whose certificate, from a CA made for it, names `localhost` only.
 @Suite(.enabled(if: TestBroker.enabled), .serialized)
 struct RabbitMQTLSTests {
-    @Test func verifiedTLSConnectsAndAWrongHostNameOrUnknownCAIsRefused() async throws {
-        let backend = try await RabbitMQBackend.start()
-        let front = try TLSFront()
-        defer { front.stop() }
-        let password = backend.adminPassword
-        func url(_ host: String, _ options: String) throws -> AMQPURL {
-            var url = try AMQPURL("amqps://\(host):\(front.port)/%2F?\(options)", password: password)
-            url.user = TestBroker.adminUser
-            url.password = password
-            return url
+    /// A URL of the TLS node as the administrator.
+    private static func url(host: String, options: String, password: String) throws -> AMQPURL {
+        var url = try AMQPURL("amqps://\(host):\(TLSTestBroker.amqpsPort)/%2F?\(options)", password: password)
+        url.user = TestBroker.adminUser
+        url.password = password
+        return url
+    }
+
+    /// Checks that connecting to `url` fails with ``TransportError/Code/tls``.
+    private static func expectTLSRefusal(_ url: AMQPURL, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let transport = RabbitMQTransport(url: url, logger: RabbitMQBackend.logger)
+        await #expect(sourceLocation: sourceLocation) {
+            try await transport.connect()
+        } throws: { error in
+            (error as? TransportError)?.code == .tls
         }
+        await transport.shutdown()
+    }
 
-        let verified = RabbitMQTransport(url: try url("localhost", "cacertfile=\(front.caFile)"), logger: RabbitMQBackend.logger)
-        #expect(try await verified.subscription(of: RabbitMQBackend.uniqueOwner("tls")) == .none)
-        await verified.shutdown()
+    @Test func verifiedTLSToLocalhostCarriesARoundTrip() async throws {
+        let backend = try await RabbitMQBackend.start(node: .tls)
+        #expect(backend.node.url.hasPrefix("amqps://localhost:"))
+        try await TransportConformance.roundTripPreservesEveryField(backend)
+        try await TransportConformance.subscriptionReportsQueueAndConsumers(backend)
+    }
 
-        for (host, options) in [("127.0.0.1", "cacertfile=\(front.caFile)"), ("localhost", "")] {
-            let refused = RabbitMQTransport(url: try url(host, options), logger: RabbitMQBackend.logger)
-            await #expect {
-                try await refused.connect()
-            } throws: { error in
-                (error as? TransportError)?.code == .tls
-            }
-            await refused.shutdown()
-        }
-
-        let unverified = RabbitMQTransport(url: try url("127.0.0.1", "verify=verify_none"), logger: RabbitMQBackend.logger)
+    @Test func aWrongHostNameIsRefused() async throws {
+        let password = try await TLSTestBroker.start()
+        await Self.expectTLSRefusal(
+            try Self.url(host: "127.0.0.1", options: "cacertfile=\(TLSTestBroker.caFile)", password: password))
+        // Without verification the same address connects: the refusal above is the host name's.
+        let unverified = RabbitMQTransport(
+            url: try Self.url(host: "127.0.0.1", options: "verify=verify_none", password: password),
+            logger: RabbitMQBackend.logger)
         try await unverified.connect()
         await unverified.shutdown()
     }
-}
 
-/// A CA, a certificate for `localhost` signed by it, and a TLS front with it on a free loopback
-/// port that forwards to the test node (Python's `ssl`, since python3 is a dependency already).
-private final class TLSFront {
-    let port: Int
-    let caFile: String
-    private let directory: URL
-    private let process: Process
-
-    /// Accepts on a free port (printed first), terminates TLS, and pipes each connection to
-    /// the broker on two threads.
-    private static let proxy = """
-        import socket, ssl, sys, threading
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(sys.argv[1], sys.argv[2])
-        listener = socket.create_server(("127.0.0.1", 0))
-        print(listener.getsockname()[1], flush=True)
-        def pipe(source, target):
-            try:
-                while data := source.recv(65536):
-                    target.sendall(data)
-            except OSError:
-                pass
-            for end in (source, target):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        def serve(client):
-            try:
-                secure = context.wrap_socket(client, server_side=True)
-            except (OSError, ssl.SSLError):
-                client.close()
-                return
-            broker = socket.create_connection(("127.0.0.1", int(sys.argv[3])))
-            threading.Thread(target=pipe, args=(secure, broker), daemon=True).start()
-            pipe(broker, secure)
-        while True:
-            connection, _ = listener.accept()
-            threading.Thread(target=serve, args=(connection,), daemon=True).start()
-        """
-
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("filter-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.path
-        caFile = path + "/ca.pem"
-        try Self.run(
-            "/usr/bin/openssl",
-            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=filter test CA",
-             "-keyout", path + "/ca.key", "-out", caFile])
-        try Self.run(
-            "/usr/bin/openssl",
-            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", path + "/server.key",
-             "-out", path + "/server.csr"])
-        try "subjectAltName=DNS:localhost\n".write(toFile: path + "/san.ext", atomically: true, encoding: .utf8)
-        try Self.run(
-            "/usr/bin/openssl",
-            ["x509", "-req", "-in", path + "/server.csr", "-CA", caFile, "-CAkey", path + "/ca.key", "-CAcreateserial",
-             "-days", "1", "-extfile", path + "/san.ext", "-out", path + "/server.pem"])
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c", Self.proxy, path + "/server.pem", path + "/server.key", String(TestBroker.amqpPort),
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
-            line.append(byte)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw TestBrokerError("the TLS front did not start")
-        }
-        self.port = port
-    }
-
-    /// Stops the TLS front and removes the certificates.
-    func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestBrokerError("\(executable) \(arguments.first ?? "") exited with \(process.terminationStatus)")
-        }
+    @Test func anUnknownCAIsRefused() async throws {
+        let password = try await TLSTestBroker.start()
+        // Another CA of the same making, which never signed the node's certificate.
+        let foreign = FileManager.default.temporaryDirectory.appendingPathComponent("filter-tls-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: foreign) }
+        try TestBroker.runScript(["tls", foreign.path])
+        let foreignCA = foreign.appendingPathComponent("tls/ca.pem").path
+        await Self.expectTLSRefusal(try Self.url(host: "localhost", options: "cacertfile=\(foreignCA)", password: password))
+        // No CA file: the system's trust store, which does not know the node's CA either.
+        await Self.expectTLSRefusal(try Self.url(host: "localhost", options: "", password: password))
     }
 }

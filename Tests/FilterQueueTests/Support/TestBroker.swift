@@ -54,9 +54,11 @@ enum TestBroker {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Runs `scripts/rabbitmq-instance.sh` with `arguments`, `environment` added to this
+    /// process's (the settings of a node other than the shared one).
     @discardableResult
-    private static func runScript(_ arguments: [String]) throws -> String {
-        try run(repositoryRoot.appendingPathComponent("scripts/rabbitmq-instance.sh"), arguments)
+    static func runScript(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
+        try run(repositoryRoot.appendingPathComponent("scripts/rabbitmq-instance.sh"), arguments, environment: environment)
     }
 
     /// Runs a program to its end and returns what it printed.
@@ -65,9 +67,10 @@ enum TestBroker {
     /// `Foundation.Process`, waiting for the script that starts the broker never returned on a
     /// fresh machine, since the detached broker it leaves behind inherits what Foundation
     /// watches to learn that its child ended.
+    /// - Parameter environment: Added to this process's environment.
     /// - Throws: ``TestBrokerError`` with its standard error when it exits non-zero.
     @discardableResult
-    static func run(_ executable: URL, _ arguments: [String]) throws -> String {
+    static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("test-broker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -80,9 +83,11 @@ enum TestBroker {
         posix_spawn_file_actions_addopen(&fileActions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&fileActions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
         var child = pid_t()
-        let spawned = posix_spawn(&child, executable.path, &fileActions, nil, argv, environ)
+        let spawned = posix_spawn(&child, executable.path, &fileActions, nil, argv, envp)
         guard spawned == 0 else {
             throw TestBrokerError("cannot start \(executable.path): \(String(cString: strerror(spawned)))")
         }

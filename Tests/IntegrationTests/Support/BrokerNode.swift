@@ -1,6 +1,12 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A RabbitMQ node of `scripts/rabbitmq-instance.sh`, and the broker chores the integration tests
 /// share: starting it, running `filterctl setup` and `filterctl user add|remove` against it, and
 /// names unique to one test (the shared node serves every worktree and test process at once).
@@ -17,6 +23,9 @@ struct BrokerNode: Sendable {
     let distributionPort: Int
     /// The Erlang node name (before `@localhost`).
     let nodeName: String
+    /// RabbitMQ's TLS listener on 127.0.0.1 (`amqps://`), with a certificate for `localhost`
+    /// from a CA made for the node (`rabbitmq-instance.sh tls`); `nil` for a plain node.
+    let tlsPort: Int?
 
     /// The node every test shares: `FILTER_RABBITMQ_DIR` (default `test-artifacts/rabbitmq`),
     /// `FILTER_RABBITMQ_PORT` (15682), `FILTER_RABBITMQ_MANAGEMENT_PORT` (15683), as the
@@ -29,7 +38,8 @@ struct BrokerNode: Sendable {
             amqpPort: Int(environment["FILTER_RABBITMQ_PORT"] ?? "") ?? 15682,
             managementPort: Int(environment["FILTER_RABBITMQ_MANAGEMENT_PORT"] ?? "") ?? 15683,
             distributionPort: Int(environment["FILTER_RABBITMQ_DIST_PORT"] ?? "") ?? 15684,
-            nodeName: environment["FILTER_RABBITMQ_NODENAME"] ?? "filterd-test"
+            nodeName: environment["FILTER_RABBITMQ_NODENAME"] ?? "filterd-test",
+            tlsPort: nil
         )
     }()
 
@@ -46,9 +56,34 @@ struct BrokerNode: Sendable {
             amqpPort: port,
             managementPort: port + 1,
             distributionPort: port + 2,
-            nodeName: "filterd-restart"
+            nodeName: "filterd-restart",
+            tlsPort: nil
         )
     }()
+
+    /// A node with RabbitMQ's TLS listener, for the `amqps://` tests: `FILTER_RABBITMQ_TLS_DIR`
+    /// (default `test-artifacts/rabbitmq-tls`), AMQPS on `FILTER_RABBITMQ_TLS_PORT` (default
+    /// 15711), AMQP, management and Erlang distribution on the next three ports, node
+    /// `filterd-tls`. Started once per test process and stopped when the process ends (the
+    /// FilterQueue TLS tests of the same process use it too).
+    static let tls: BrokerNode = {
+        let environment = ProcessInfo.processInfo.environment
+        let port = Int(environment["FILTER_RABBITMQ_TLS_PORT"] ?? "") ?? 15711
+        return BrokerNode(
+            directory: environment["FILTER_RABBITMQ_TLS_DIR"].map { URL(fileURLWithPath: $0) }
+                ?? Repository.root.appendingPathComponent("test-artifacts/rabbitmq-tls"),
+            amqpPort: port + 1,
+            managementPort: port + 2,
+            distributionPort: port + 3,
+            nodeName: "filterd-tls",
+            tlsPort: port
+        )
+    }()
+
+    /// The CA that signed the TLS node's certificate (only with `tlsPort`).
+    var caFile: URL {
+        directory.appendingPathComponent("tls/ca.pem")
+    }
 
     /// The administrator `rabbitmq-instance.sh` creates.
     static let adminUser = "filteradmin"
@@ -59,12 +94,18 @@ struct BrokerNode: Sendable {
     }
 
     private var scriptEnvironment: [String: String] {
-        [
+        var environment = [
             "FILTER_RABBITMQ_PORT": String(amqpPort),
             "FILTER_RABBITMQ_MANAGEMENT_PORT": String(managementPort),
             "FILTER_RABBITMQ_DIST_PORT": String(distributionPort),
             "FILTER_RABBITMQ_NODENAME": nodeName,
         ]
+        if let tlsPort {
+            environment["FILTER_RABBITMQ_TLS_PORT"] = String(tlsPort)
+            // The TLS node is this process's alone: it goes when the process does.
+            environment["FILTER_RABBITMQ_STOP_WITH"] = String(getpid())
+        }
+        return environment
     }
 
     @discardableResult
@@ -89,7 +130,12 @@ struct BrokerNode: Sendable {
     func start() async throws -> String {
         let startup = Self.startups.withLock { startups in
             if let running = startups[directory.path] { return running }
-            let startup = Task<Void, any Error> { try await script("start", timeout: .seconds(180)) }
+            let startup = Task<Void, any Error> {
+                if tlsPort != nil {
+                    try await script("tls", timeout: .seconds(60))
+                }
+                try await script("start", timeout: .seconds(180))
+            }
             startups[directory.path] = startup
             return startup
         }
@@ -117,12 +163,16 @@ struct BrokerNode: Sendable {
     }
 
     /// `amqp://USER@127.0.0.1:PORT/%2F` with the user percent-encoded (owner addresses hold `@`,
-    /// maybe `|` or `+`) and no password.
+    /// maybe `|` or `+`) and no password; on a TLS node
+    /// `amqps://USER@localhost:TLSPORT/%2F?cacertfile=CA` (verified: chain and host name).
     /// - Parameter user: The broker user.
     func amqpURL(user: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         let encoded = user.addingPercentEncoding(withAllowedCharacters: allowed) ?? user
+        if let tlsPort {
+            return "amqps://\(encoded)@localhost:\(tlsPort)/%2F?cacertfile=\(caFile.path)"
+        }
         return "amqp://\(encoded)@127.0.0.1:\(amqpPort)/%2F"
     }
 
