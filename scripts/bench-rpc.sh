@@ -114,26 +114,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-free_port() { python3 scripts/bench/freeport.py; }
-calc() { python3 -c "print($1)"; }
+bench_name=bench-rpc.sh
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
+
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-
-wait_listening() {
-    local port=$1 tries=0
-    until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null; do
-        tries=$((tries + 1))
-        ((tries < 300)) || { echo "bench-rpc.sh: nothing listens on port $port" >&2; return 1; }
-        sleep 0.05
-    done
-}
-
-stop_process() {
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
-
-count_files() { find "$1" -maxdepth 1 -type f | wc -l; }
 
 clock_ticks=$(getconf CLK_TCK)
 # cpu_ms PID...: user + system CPU time of the processes so far, in milliseconds.
@@ -148,25 +133,6 @@ cpu_ms() {
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
 # busy_percent "BUSY TOTAL" "BUSY TOTAL": the machine's CPU use between two machine_ticks.
 busy_percent() { python3 -c "import sys; a, b = map(int, sys.argv[1].split()); c, d = map(int, sys.argv[2].split()); print(round(100 * (c - a) / max(1, d - b)))" "$1" "$2"; }
-
-# wait_delivered DUMP_DIR COUNT SPOOL: until COUNT messages are at the sink and the spool's
-# queue is empty (at most 600 s).
-wait_delivered() {
-    local deadline=$(($(date +%s) + 600))
-    while (($(count_files "$1") < $2)) || [[ -n "$(ls -A "$3/queue")" ]]; do
-        (($(date +%s) < deadline)) || { echo "bench-rpc.sh: delivery incomplete: $(count_files "$1") of $2" >&2; return 1; }
-        sleep 0.05
-    done
-}
-
-# start_sink PORT DIR: smtp-sink dumping each message to DIR; sets sink_pid.
-start_sink() {
-    mkdir -p "$2" && chmod 0777 "$2"
-    smtp-sink -u nobody -d "$2/m." "127.0.0.1:$1" 256 &
-    sink_pid=$!
-    pids+=("$sink_pid")
-    wait_listening "$1"
-}
 
 # start_server PORT NEXT_HOP_PORT SPOOL LOG [--amqp ...]: filterd server; sets server_pid.
 start_server() {
@@ -349,8 +315,6 @@ for users in 1 10; do
     rm -rf "${dumps:?}/rpc-$users" "$work/spool-rpc-$users"
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-
-verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo met; else echo MISSED; fi; }
 
 echo
 echo "filterd RPC benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $load_before before, $load_after after"

@@ -60,27 +60,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-free_port() { python3 scripts/bench/freeport.py; }
-calc() { python3 -c "print($1)"; }
-
-wait_listening() {
-    local port=$1 tries=0
-    until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null; do
-        tries=$((tries + 1))
-        ((tries < 300)) || { echo "bench.sh: nothing listens on port $port" >&2; return 1; }
-        sleep 0.05
-    done
-}
-
-# start_sink PORT DIR: smtp-sink dumping each message to DIR; sets sink_pid.
-start_sink() {
-    mkdir -p "$2" && chmod 0777 "$2"
-    smtp-sink -u nobody -d "$2/m." "127.0.0.1:$1" 256 &
-    sink_pid=$!
-    pids+=("$sink_pid")
-    wait_listening "$1"
-}
+bench_name=bench.sh
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
 
 # start_filterd PORT NEXT_HOP_PORT SPOOL: sets filterd_pid.
 start_filterd() {
@@ -91,23 +73,6 @@ start_filterd() {
     filterd_pid=$!
     pids+=("$filterd_pid")
     wait_listening "$1"
-}
-
-stop_process() {
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
-
-count_files() { find "$1" -maxdepth 1 -type f | wc -l; }
-
-# wait_delivered DUMP_DIR COUNT SPOOL: until COUNT messages are at the sink and the spool's
-# queue is empty (at most 600 s).
-wait_delivered() {
-    local deadline=$(($(date +%s) + 600))
-    while (($(count_files "$1") < $2)) || [[ -n "$(ls -A "$3/queue")" ]]; do
-        (($(date +%s) < deadline)) || { echo "bench.sh: delivery incomplete: $(count_files "$1") of $2" >&2; return 1; }
-        sleep 0.05
-    done
 }
 
 peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
@@ -202,7 +167,6 @@ latency 1m $((latency_count / 4)) 1048576
 big_message
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo met; else echo MISSED; fi; }
 rss_mib=$(calc "round(${result[big.rss]} / 1024, 1)")
 limit_mib=$(calc "round(3 * $big_size / 1048576, 1)")
 
