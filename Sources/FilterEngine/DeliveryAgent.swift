@@ -108,8 +108,8 @@ final class DeliveryAgent: Sendable {
 
     // MARK: - Decisions
 
-    /// Records request ids (durably, before asking), asks the owners, records their decisions
-    /// and hands the message back to the queue.
+    /// Records request ids (durably, before asking), asks the owners and hands the message,
+    /// decided, back to the queue.
     private func decide(_ entry: SpoolEntry, content: ByteBuffer?, stage: DecisionStage, logger: Logger) async {
         var entry = entry
         if DecisionStage.assignRequestIDs(&entry) {
@@ -128,7 +128,9 @@ final class DeliveryAgent: Sendable {
             return
         }
         let decided = await stage.decide(entry, message: message)
-        await save(decided, logger: logger)
+        // Not saved here: the delivery attempt that follows at once saves the decisions with
+        // its outcome whenever the message stays spooled. A crash in between costs a second
+        // question with the same request ids, never a message.
         await queue.decided(decided, content: content)
     }
 
