@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "rpc-bench",
             dependencies: [
-                "FilterQueue",
+                "FilterQueue", "FilterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -115,13 +115,13 @@ final class DeliveryAgent: Sendable {
         if DecisionStage.assignRequestIDs(&entry) {
             await save(entry, logger: logger)
         }
-        let message: [UInt8]
+        let message: ByteBuffer
         do {
-            var bytes = content
-            if bytes == nil {
-                bytes = try await spool.readMessage(entry.queueID, maximumBytes: stage.configuration.maximumRequestBytes)
+            if let content {
+                message = content
+            } else {
+                message = try await spool.readMessage(entry.queueID, maximumBytes: stage.configuration.maximumRequestBytes)
             }
-            message = Array(bytes!.readableBytesView.prefix(stage.configuration.maximumRequestBytes))
         } catch {
             logger.error("Cannot read the message to ask its owners; retrying later", metadata: ["error": "\(error)"])
             await queue.finished(entry, retryAt: Date().addingTimeInterval(configuration.delivery.minimumBackoff))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FilterQueue
+import FilterCore
 import Foundation
 import Logging
 
@@ -138,7 +139,7 @@ struct Load: Sendable {
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        return Result(count: count, seconds: (clock.now - started).seconds, latencies: latencies)
+        return Result(count: count, seconds: (clock.now - started).timeInterval, latencies: latencies)
     }
 
     private func roundTrip(id: String, owner: String) async throws -> Duration {
@@ -163,7 +164,7 @@ struct Load: Sendable {
         var latencies: [Duration]
 
         var json: String {
-            let sorted = latencies.map(\.seconds).sorted()
+            let sorted = latencies.map(\.timeInterval).sorted()
             func percentile(_ p: Double) -> Double {
                 sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)] * 1000
             }
@@ -191,12 +192,5 @@ actor ReplyWaiter {
         } else {
             early.insert(id)
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, with fractions.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -110,17 +110,13 @@ public final class FilterClient: Service, Sendable {
         let started = ContinuousClock.now
         do {
             let (action, decidedBy) = try await pipeline.decide(envelope, recipient: recipient)
-            let trace = decidedBy.map { [FilterReply.ProcessorTrace(name: $0, outcome: action.rawValue, ms: Self.milliseconds(since: started))] }
+            let elapsed = Int((ContinuousClock.now - started).wholeMilliseconds)
+            let trace = decidedBy.map { [FilterReply.ProcessorTrace(name: $0, outcome: action.rawValue, ms: elapsed)] }
             return FilterReply(id: id, action: action, reason: decidedBy.map { "decided by \($0)" }, processors: trace)
         } catch {
             logger.error("The pipeline failed; answering with the fallback action", metadata: ["error": "\(error)"])
             return FilterReply(id: id, action: configuration.fallbackAction, reason: "pipeline error")
         }
-    }
-
-    private static func milliseconds(since start: ContinuousClock.Instant) -> Int {
-        let elapsed = ContinuousClock.now - start
-        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
     }
 }
 

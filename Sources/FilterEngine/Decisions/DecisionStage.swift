@@ -1,6 +1,7 @@
 import FilterCore
 import Foundation
 import Logging
+import NIOCore
 
 /// The step between spooling and delivery when the server runs with a transport: every
 /// recipient without a decision gets one (DESIGN.md, flow steps 3 to 5 and 7).
@@ -19,26 +20,32 @@ struct DecisionStage: Sendable {
     static func assignRequestIDs(_ entry: inout SpoolEntry) -> Bool {
         var added = false
         for index in undecided(entry) where entry.recipients[index].requestID == nil {
-            entry.recipients[index].requestID = "\(entry.queueID).\(index)"
+            entry.recipients[index].requestID = requestID(of: entry, at: index)
             added = true
         }
         return added
     }
 
+    /// The request id of a recipient: the one recorded, or `<queue id>.<recipient index>`.
+    static func requestID(of entry: SpoolEntry, at index: Int) -> String {
+        entry.recipients[index].requestID ?? "\(entry.queueID).\(index)"
+    }
+
     /// Asks the owners of every undecided recipient at once and returns the entry with their
     /// decisions. Recipients must have request ids (``assignRequestIDs(_:)``, saved).
-    /// - Parameter message: The message, at least its first `maximumRequestBytes` octets.
-    func decide(_ entry: SpoolEntry, message: [UInt8]) async -> SpoolEntry {
+    /// - Parameter message: The message, at least its first `maximumRequestBytes` octets;
+    ///   requests carry no more than that.
+    func decide(_ entry: SpoolEntry, message: ByteBuffer) async -> SpoolEntry {
         let truncated = entry.messageSize > configuration.maximumRequestBytes
-        let body = Array(message.prefix(configuration.maximumRequestBytes))
+        let body = Array(message.readableBytesView.prefix(configuration.maximumRequestBytes))
         let now = Date()
         var decided = entry
         await withTaskGroup(of: (Int, RecipientDecision).self) { group in
             for index in Self.undecided(entry) {
                 let recipient = entry.envelope.recipients[index]
                 let owner = configuration.owners.owner(of: recipient.address)
-                let requestID = entry.recipients[index].requestID ?? "\(entry.queueID).\(index)"
-                let deadline = now.addingTimeInterval(configuration.deadline(for: owner).seconds)
+                let requestID = Self.requestID(of: entry, at: index)
+                let deadline = now.addingTimeInterval(configuration.deadline(for: owner).timeInterval)
                 let metadata = FilterRequestMetadata(
                     requestID: requestID, queueID: entry.queueID, received: entry.receivedAt, deadline: deadline,
                     envelope: entry.envelope, recipient: recipient, owner: owner, size: entry.messageSize,
@@ -58,11 +65,4 @@ struct DecisionStage: Sendable {
 extension RecipientState {
     /// The owner's decision was `deny`: not delivered, and nothing more will happen.
     public static let denied = RecipientState(name: "denied", isFinal: true)
-}
-
-extension Duration {
-    /// The duration in seconds, with fractions.
-    var seconds: TimeInterval {
-        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
-    }
 }

@@ -1,3 +1,4 @@
+import FilterCore
 import Foundation
 import Logging
 
@@ -591,8 +592,7 @@ private final class Wakeup: @unchecked Sendable {
     func wait(socket: Int32?, timeout: Duration) {
         var descriptors = [pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)]
         if let socket { descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0)) }
-        let (seconds, attoseconds) = timeout.components
-        let milliseconds = max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        let milliseconds = max(0, min(Int64(Int32.max), timeout.wholeMilliseconds))
         _ = poll(&descriptors, nfds_t(descriptors.count), Int32(milliseconds))
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(readEnd, &buffer, buffer.count) > 0 {}

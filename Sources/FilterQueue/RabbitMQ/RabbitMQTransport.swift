@@ -1,3 +1,4 @@
+import FilterCore
 import Foundation
 import Logging
 
@@ -228,8 +229,7 @@ public actor RabbitMQTransport: FilterTransport {
 
     /// The AMQP message of a request, with the properties of DESIGN.md's wire protocol v1.
     package static func message(for request: OutgoingRequest) -> AMQPOutgoingMessage {
-        let (seconds, attoseconds) = request.expiration.components
-        let milliseconds = max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let milliseconds = max(0, request.expiration.wholeMilliseconds)
         return AMQPOutgoingMessage(
             exchange: Topology.requestExchange, routingKey: request.owner, mandatory: true,
             properties: AMQPProperties(
