@@ -63,7 +63,7 @@ hostname: filterd.quickstart.test
 clients:
   - address: alice@example.test
     pipeline:
-      - type: sender-block-list
+      - type: sender-list
         block: ["@spam.example"]
 YAML
 echo "== starting filterd all-in-one with $dir/filterd.yaml (log: $dir/filterd.log)"

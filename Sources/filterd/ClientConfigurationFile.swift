@@ -35,11 +35,7 @@ struct ClientSection: Decodable {
             }
             configuration.fallbackAction = action
         }
-        do {
-            return (configuration, try (pipeline ?? PipelineConfiguration(processors: [])).makePipeline())
-        } catch {
-            throw ConfigurationError("\(key).pipeline: \(error)")
-        }
+        return (configuration, (pipeline ?? PipelineConfiguration()).makePipeline())
     }
 }
 

@@ -51,7 +51,7 @@ import Testing
     func client(_ owner: String, blocking: [String] = []) throws -> FilterClient {
         FilterClient(
             transport: InMemoryTransport(broker: broker, user: owner),
-            pipeline: Pipeline([try SenderBlockList(blocking: blocking.isEmpty ? ["@never.invalid"] : blocking)]),
+            pipeline: Pipeline([try SenderList(options: .init(block: blocking.isEmpty ? ["@never.invalid"] : blocking))]),
             configuration: FilterClientConfiguration(owner: owner), logger: logger)
     }
 
@@ -84,7 +84,7 @@ import Testing
         }
         #expect(decisions.0.action == .deny)
         #expect(decisions.0.source == .client)
-        #expect(decisions.0.reply?.processors?.first?.name == "sender-block-list")
+        #expect(decisions.0.reply?.processors?.first?.name == "sender-list")
         #expect(decisions.1.action == .pass)
         #expect(decisions.1.source == .client)
         #expect(await coordinator.rejectedReplies.isEmpty)

@@ -10,7 +10,7 @@ import Testing
 private struct Failing: Processor {
     let name = "failing"
     struct Broken: Error {}
-    func process(_ envelope: Envelope, recipient: EnvelopeRecipient) async throws -> FilterAction? { throw Broken() }
+    func process(_ request: ProcessorRequest, verdict: Verdict) async throws -> ProcessorOutcome { throw Broken() }
 }
 
 /// The client side over the in-memory transport: every request gets exactly one answer, and
@@ -72,18 +72,20 @@ private struct Failing: Processor {
     @Test func thePipelineDecidesAndTheTraceNamesTheProcessor() async throws {
         let blocked = try request(from: "x@spam.example", id: "r-blocked")
         let fine = try request(from: "friend@example.org", id: "r-fine")
-        let answers = try await answers(to: [blocked, fine], pipeline: Pipeline([try SenderBlockList(blocking: ["@spam.example"])]))
+        let answers = try await answers(to: [blocked, fine], pipeline: Pipeline([try SenderList(options: .init(block: ["@spam.example"]))]))
         let byID = Dictionary(uniqueKeysWithValues: answers.map { ($0.id, $0) })
         #expect(byID["r-blocked"]?.action == .deny)
-        #expect(byID["r-blocked"]?.processors?.map(\.name) == ["sender-block-list"])
+        #expect(byID["r-blocked"]?.processors?.map(\.name) == ["sender-list"])
         #expect(byID["r-fine"]?.action == .pass)
     }
 
-    @Test func aFailingPipelineIsAnsweredWithTheFallback() async throws {
-        let answers = try await answers(to: [try request(from: "friend@example.org", id: "r-1")], pipeline: Pipeline([Failing()]), fallback: .deny)
+    @Test func aFailingProcessorIsAnsweredByItsOnErrorPolicy() async throws {
+        let pipeline = Pipeline(steps: [PipelineStep(Failing(), onError: .decide(.quarantine))])
+        let answers = try await answers(to: [try request(from: "friend@example.org", id: "r-1")], pipeline: pipeline)
         #expect(answers.map(\.id) == ["r-1"])
-        #expect(answers.first?.action == .deny)
-        #expect(answers.first?.reason == "pipeline error")
+        #expect(answers.first?.action == .quarantine)
+        #expect(answers.first?.reason == "failing: Broken()")
+        #expect(answers.first?.processors?.map(\.outcome) == ["error"])
     }
 
     @Test func unreadableMetadataIsAnsweredWithTheFallback() async throws {

@@ -128,7 +128,7 @@ private final class MemoryNextHop: SMTPMessageReceiver, Sendable {
             let filter = try EmbeddedFilter(
                 server: configuration(nextHopPort: hopPort, spool: spool),
                 clients: [
-                    .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([try SenderBlockList(blocking: ["@spam.example"])])),
+                    .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([try SenderList(options: .init(block: ["@spam.example"]))])),
                     .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([])),
                 ],
                 logger: logger)

@@ -11,7 +11,8 @@ public struct FilterClientConfiguration: Sendable, Hashable {
     public var owner: String
     /// How many requests are worked on at once (the AMQP prefetch); default 8.
     public var prefetch: Int
-    /// The answer when the pipeline fails or a request cannot be read; default `pass`.
+    /// The answer when a request's metadata cannot be read; default `pass`. (A failing processor is
+    /// handled by its step's `on_error`.)
     public var fallbackAction: FilterAction
 
     /// Creates a configuration with the defaults above.
@@ -27,7 +28,8 @@ public struct FilterClientConfiguration: Sendable, Hashable {
 /// acknowledges a request only once its reply is confirmed.
 ///
 /// A redelivered request is simply answered again: the server ignores the duplicate. A failing
-/// pipeline is answered with the configured fallback, never left unacknowledged.
+/// processor is handled by its step's `on_error`, and a request whose metadata cannot be read
+/// gets the configured fallback: nothing is left unacknowledged.
 public final class FilterClient: Service, Sendable {
     private let transport: any FilterTransport
     private let pipeline: Pipeline
@@ -106,34 +108,10 @@ public final class FilterClient: Service, Sendable {
             logger.warning("Unreadable request metadata; answering with the fallback action", metadata: ["error": "\(error)"])
             return FilterReply(id: id, action: configuration.fallbackAction, reason: "unreadable request")
         }
-        let (envelope, recipient) = metadata.pipelineInput
-        let started = ContinuousClock.now
-        do {
-            let (action, decidedBy) = try await pipeline.decide(envelope, recipient: recipient)
-            let elapsed = Int((ContinuousClock.now - started).wholeMilliseconds)
-            let trace = decidedBy.map { [FilterReply.ProcessorTrace(name: $0, outcome: action.rawValue, ms: elapsed)] }
-            return FilterReply(id: id, action: action, reason: decidedBy.map { "decided by \($0)" }, processors: trace)
-        } catch {
-            logger.error("The pipeline failed; answering with the fallback action", metadata: ["error": "\(error)"])
-            return FilterReply(id: id, action: configuration.fallbackAction, reason: "pipeline error")
+        let result = await pipeline.run(ProcessorRequest(metadata: metadata, rawMessage: request.body))
+        for failure in result.failures {
+            logger.warning("A processor failed; its step's on_error applied", metadata: ["error": "\(failure)"])
         }
-    }
-}
-
-extension FilterRequestMetadata {
-    /// The envelope and recipient a pipeline looks at, rebuilt from the request.
-    var pipelineInput: (FilterCore.Envelope, EnvelopeRecipient) {
-        let recipient = EnvelopeRecipient(
-            address: envelope.recipient,
-            notify: envelope.parameters.notify.flatMap { DSNNotify(keywords: $0) },
-            originalRecipient: envelope.orcpt)
-        let parameters = MailParameters(
-            size: size,
-            body: envelope.parameters.body.map(BodyType.init(rawValue:)),
-            smtpUTF8: envelope.parameters.smtputf8,
-            ret: envelope.parameters.ret.map(DSNReturn.init(rawValue:)),
-            envelopeID: envelope.parameters.envid.map(XText.encode))
-        let origin = ClientInfo(name: client.name, address: client.address, proto: client.protocol, helo: client.helo)
-        return (FilterCore.Envelope(mailFrom: envelope.mailFrom, parameters: parameters, recipients: [recipient], client: origin), recipient)
+        return result.reply(id: id)
     }
 }

@@ -28,7 +28,7 @@ final class FilterClientProcess: Sendable {
     /// - Parameters:
     ///   - broker: The node.
     ///   - credentials: The owner's broker user (from `BrokerNode.addUser`).
-    ///   - block: Senders (`@domain` or addresses) its `sender-block-list` denies.
+    ///   - block: Senders (`@domain` or addresses) its `sender-list` denies.
     ///   - prefetch: `--prefetch`, if given.
     /// - Returns: The running client.
     /// - Throws: `HarnessError` if it does not consume in time (with its log).
@@ -40,7 +40,7 @@ final class FilterClientProcess: Sendable {
         let quoted = block.map { "\"\($0)\"" }.joined(separator: ", ")
         try """
         pipeline:
-          - type: sender-block-list
+          - type: sender-list
             block: [\(quoted)]
         """.write(to: configuration, atomically: true, encoding: .utf8)
         let process = try RunningProcess(
