@@ -7,8 +7,10 @@ import NIOCore
 /// Delivers spooled messages to the next hop and records each recipient's outcome.
 ///
 /// With a transport, recipients are first decided by their owners (``DecisionStage``), beside
-/// the workers so that a slow owner never holds one; `deny` makes a recipient final without
-/// delivery, every other action is delivered as `pass` in this version. A temporary failure keeps the
+/// the workers so that a slow owner never holds one, and each decision is applied
+/// (``DeliveryPlanner``): copies are delivered with their header edits, recipients sharing a
+/// transaction only when their copies are identical; `deny` discards or bounces, `virus` and
+/// `quarantine` go to the quarantine store, `pending` holds the recipient. A temporary failure keeps the
 /// message spooled and schedules a retry with backoff; a permanent failure, or a temporary one
 /// that outlives the queue lifetime, fails the recipient and spools a DSN for the sender before
 /// the failure is recorded, so a crash can duplicate a DSN but never lose one.
@@ -19,17 +21,24 @@ final class DeliveryAgent: Sendable {
     let dsnComposer: DSNComposer
     let configuration: FilterServerConfiguration
     let logger: Logger
-    /// How recipients are decided before delivery; `nil` without a transport (all pass).
+    /// How recipients are decided before delivery; `nil` without a transport (all pass, and
+    /// messages are delivered unchanged).
     let decisions: DecisionStage?
+    /// How decisions become deliveries.
+    let planner: DeliveryPlanner
+    /// Where quarantined messages go; without one, `virus` and `quarantine` stay deferred.
+    let quarantine: (any QuarantineSink)?
 
     init(
         spool: Spool, queue: DeliveryQueue, client: SMTPClient, decisions: DecisionStage?,
-        configuration: FilterServerConfiguration, logger: Logger
+        quarantine: (any QuarantineSink)? = nil, configuration: FilterServerConfiguration, logger: Logger
     ) {
         self.spool = spool
         self.queue = queue
         self.client = client
         self.decisions = decisions
+        self.quarantine = quarantine
+        self.planner = DeliveryPlanner(filtering: configuration.filtering)
         self.dsnComposer = DSNComposer(reportingMTA: configuration.hostname)
         self.configuration = configuration
         self.logger = logger
@@ -52,58 +61,114 @@ final class DeliveryAgent: Sendable {
         var logger = self.logger
         logger[metadataKey: "mail.queue.id"] = .stringConvertible(entry.queueID)
         let now = Date()
-        if let decisions, !DecisionStage.undecided(entry).isEmpty {
-            // Deciding can take until the deadline: it runs beside the workers, and the message
-            // comes back to the queue once every recipient is decided.
-            Task { await self.decide(entry, content: content, stage: decisions, logger: logger) }
-            return
+        if let decisions {
+            endDueHolds(&entry, at: now, logger: logger)
+            if !DecisionStage.undecided(entry).isEmpty {
+                // Deciding can take until the deadline: it runs beside the workers, and the
+                // message comes back to the queue once every recipient is decided.
+                Task { await self.decide(entry, content: content, stage: decisions, logger: logger) }
+                return
+            }
         }
-        applyDenials(&entry, at: now, logger: logger)
-        let pending = entry.recipients.indices.filter { !entry.recipients[$0].state.isFinal }
-        guard !pending.isEmpty else {
-            await finish(entry, logger: logger)
-            return
-        }
-        entry.attempts += 1
-        let outcomes = await attempt(entry, content: content, recipients: pending, logger: logger)
+        var message = MessageSource(entry: entry, content: content, spool: spool)
         var failures: [RecipientOutcome] = []
-        let expired = now.timeIntervalSince(entry.receivedAt) >= configuration.delivery.maximumQueueLifetime
-        for (index, outcome) in zip(pending, outcomes) {
+        var copies: [(edits: HeaderEdits?, members: [(index: Int, targets: [EnvelopeRecipient])])] = []
+        for index in entry.recipients.indices where !entry.recipients[index].state.isFinal {
+            if let until = entry.recipients[index].heldUntil, until > now { continue }
             let recipient = entry.envelope.recipients[index]
-            switch outcome {
-            case .delivered(let reply):
-                entry.recipients[index].record(.delivered, detail: reply.description, at: now)
-                logger.info("Delivered", metadata: ["mail.recipient": "<\(recipient.address)>", "smtp.reply": "\(reply)"])
-            case .failed(let status, let diagnostic):
-                entry.recipients[index].record(.failed, detail: diagnostic.text, at: now)
-                failures.append(failure(recipient, status: status, diagnostic: diagnostic, at: now))
-                logger.warning("Delivery failed", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(diagnostic.text)"])
-            case .deferred(let reason) where expired:
-                let text = "delivery time expired; last error: \(reason)"
-                entry.recipients[index].record(.failed, detail: text, at: now)
-                failures.append(failure(recipient, status: .init(4, 4, 7), diagnostic: .filter(text), at: now))
-                logger.warning("Queue lifetime exceeded", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(reason)"])
-            case .deferred(let reason):
-                entry.recipients[index].record(.deferred, detail: reason, at: now)
-                logger.notice("Delivery deferred", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(reason)"])
+            guard decisions != nil else {
+                Self.add(index, targets: [recipient], edits: nil, to: &copies)
+                continue
+            }
+            let plan = planner.plan(entry, recipientAt: index, now: now)
+            for warning in plan.warnings {
+                logger.warning("Reply not followed in full", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(warning)"])
+            }
+            switch plan.disposition {
+            case .deliver(let targets, let edits):
+                Self.add(index, targets: targets, edits: edits, to: &copies)
+            case .discard, .bounce, .quarantine, .hold:
+                if let failure = await apply(plan.disposition, to: &entry, at: index, message: &message, now: now, logger: logger) {
+                    failures.append(failure)
+                }
+            }
+        }
+        if !copies.isEmpty { entry.attempts += 1 }
+        let expired = now.timeIntervalSince(entry.receivedAt) >= configuration.delivery.maximumQueueLifetime
+        for copy in copies {
+            let targets = copy.members.flatMap(\.targets)
+            let outcomes = await attempt(entry, message: &message, targets: targets, edits: copy.edits, logger: logger)
+            var position = 0
+            for member in copy.members {
+                let outcome = Outcome.combined(outcomes[position..<(position + member.targets.count)])
+                position += member.targets.count
+                if let failure = record(outcome, for: &entry, at: member.index, expired: expired, now: now, logger: logger) {
+                    failures.append(failure)
+                }
             }
         }
         if !failures.isEmpty, await !spoolDSN(for: entry, failures: failures, logger: logger) {
             // Without a durable DSN a failure must not become final: keep those recipients
             // deferred, so the next attempt decides (and reports) again.
-            for index in pending where entry.recipients[index].state == .failed {
+            for index in entry.recipients.indices where failures.contains(where: { $0.recipient == entry.envelope.recipients[index] }) {
                 entry.recipients[index].state = .deferred
             }
         }
         if entry.isFinal {
             await finish(entry, logger: logger)
         } else {
-            let delay = configuration.delivery.backoff(afterAttempts: entry.attempts)
-            let retryAt = now.addingTimeInterval(delay)
+            let retryAt = nextAttempt(of: entry, now: now)
             entry.nextAttemptAt = retryAt
             await save(entry, logger: logger)
             await queue.finished(entry, retryAt: retryAt)
         }
+    }
+
+    /// Adds a recipient's copy to the copy with the same edits, or starts a new one.
+    private static func add(
+        _ index: Int, targets: [EnvelopeRecipient], edits: HeaderEdits?,
+        to copies: inout [(edits: HeaderEdits?, members: [(index: Int, targets: [EnvelopeRecipient])])]
+    ) {
+        if let position = copies.firstIndex(where: { $0.edits == edits }) {
+            copies[position].members.append((index, targets))
+        } else {
+            copies.append((edits, [(index, targets)]))
+        }
+    }
+
+    /// Records one recipient's delivery outcome; returns its failure for the DSN, if any.
+    private func record(
+        _ outcome: Outcome, for entry: inout SpoolEntry, at index: Int, expired: Bool, now: Date, logger: Logger
+    ) -> RecipientOutcome? {
+        let recipient = entry.envelope.recipients[index]
+        switch outcome {
+        case .delivered(let reply):
+            entry.recipients[index].record(.delivered, detail: reply.description, at: now)
+            logger.info("Delivered", metadata: ["mail.recipient": "<\(recipient.address)>", "smtp.reply": "\(reply)"])
+        case .failed(let status, let diagnostic):
+            entry.recipients[index].record(.failed, detail: diagnostic.text, at: now)
+            logger.warning("Delivery failed", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(diagnostic.text)"])
+            return failure(recipient, status: status, diagnostic: diagnostic, at: now)
+        case .deferred(let reason) where expired:
+            let text = "delivery time expired; last error: \(reason)"
+            entry.recipients[index].record(.failed, detail: text, at: now)
+            logger.warning("Queue lifetime exceeded", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(reason)"])
+            return failure(recipient, status: .init(4, 4, 7), diagnostic: .filter(text), at: now)
+        case .deferred(let reason):
+            entry.recipients[index].record(.deferred, detail: reason, at: now)
+            logger.notice("Delivery deferred", metadata: ["mail.recipient": "<\(recipient.address)>", "reason": "\(reason)"])
+        }
+        return nil
+    }
+
+    /// When the message should come back: the earliest of the retry backoff (for deferred
+    /// recipients) and the end of each hold.
+    private func nextAttempt(of entry: SpoolEntry, now: Date) -> Date {
+        var times = entry.recipients.compactMap { $0.state == .held ? $0.heldUntil : nil }
+        if entry.recipients.contains(where: { !$0.state.isFinal && $0.state != .held }) {
+            times.append(now.addingTimeInterval(configuration.delivery.backoff(afterAttempts: entry.attempts)))
+        }
+        return times.min() ?? now
     }
 
     // MARK: - Decisions
@@ -134,76 +199,56 @@ final class DeliveryAgent: Sendable {
         await queue.decided(decided, content: content)
     }
 
-    /// Makes every recipient whose owner denied the message final without delivery; warns
-    /// about actions this version delivers as `pass`.
-    private func applyDenials(_ entry: inout SpoolEntry, at now: Date, logger: Logger) {
-        for index in entry.recipients.indices where !entry.recipients[index].state.isFinal {
-            guard let decision = entry.recipients[index].decision else { continue }
-            let address = entry.envelope.recipients[index].address
-            let reason = decision.reply?.reason ?? "no reason given"
-            switch decision.action {
-            case .pass:
-                continue
-            case .deny:
-                entry.recipients[index].record(.denied, detail: "denied (\(decision.source)): \(reason)", at: now)
-                logger.notice("Denied; not delivered", metadata: [
-                    "mail.recipient": "<\(address)>", "filter.source": "\(decision.source)", "reason": "\(reason)",
-                ])
-            default:
-                logger.warning("Action not applied in this version; delivering as pass", metadata: [
-                    "mail.recipient": "<\(address)>", "filter.action": "\(decision.action)",
-                ])
-            }
-        }
-    }
-
     // MARK: - One attempt
 
     private enum Outcome {
         case delivered(SMTPReply)
         case failed(EnhancedStatusCode, DSNDiagnostic)
         case deferred(String)
+
+        /// One recipient's outcome from those of its copy's targets: delivered only when every
+        /// target was; deferred while any target is; otherwise the first failure.
+        static func combined(_ outcomes: ArraySlice<Outcome>) -> Outcome {
+            if let deferred = outcomes.first(where: { if case .deferred = $0 { true } else { false } }) { return deferred }
+            if let failed = outcomes.first(where: { if case .failed = $0 { true } else { false } }) { return failed }
+            return outcomes.first ?? .deferred("no targets")
+        }
     }
 
-    private func attempt(_ entry: SpoolEntry, content: ByteBuffer?, recipients: [Int], logger: Logger) async -> [Outcome] {
+    /// One transaction: `targets` get the message with `edits` applied (unchanged when `nil`).
+    private func attempt(
+        _ entry: SpoolEntry, message: inout MessageSource, targets: [EnvelopeRecipient], edits: HeaderEdits?, logger: Logger
+    ) async -> [Outcome] {
         do {
+            var headerPrefix = ByteBuffer()
             let body: OutboundContent
-            if let content {
-                body = .bytes(content)
+            if let edits {
+                let parts = try await message.parts(maximumHeaderBytes: configuration.filtering.headerFields.maximumHeaderSectionBytes)
+                let allowUTF8 = entry.envelope.parameters.smtpUTF8
+                headerPrefix.writeBytes(
+                    parts.headerComplete
+                        ? HeaderRewriter.rewrite(parts.header, with: edits, allowUTF8: allowUTF8)
+                        : HeaderRewriter.addedFields(edits, allowUTF8: allowUTF8))
+                body = try await message.content(from: parts.headerComplete ? parts.bodyOffset : 0)
             } else {
-                body = try await self.content(of: entry)
+                body = try await message.content(from: 0)
             }
             let transaction = OutboundTransaction(
                 mailFrom: entry.envelope.mailFrom,
                 parameters: entry.envelope.parameters,
-                recipients: recipients.map { entry.envelope.recipients[$0] },
+                recipients: targets,
                 client: entry.envelope.client,
+                headerPrefix: headerPrefix,
                 content: body)
             let result = try await client.send(transaction, logger: logger)
             return result.recipients.indices.map { Self.outcome(result.finalReply(forRecipientAt: $0)) }
         } catch let error as SMTPClientError where !error.isTransient {
             let status = error.reply?.enhancedStatus ?? .init(5, 0, 0)
             let diagnostic = error.reply.map(DSNDiagnostic.smtp) ?? .filter(error.description)
-            return Array(repeating: .failed(status, diagnostic), count: recipients.count)
+            return Array(repeating: .failed(status, diagnostic), count: targets.count)
         } catch {
-            return Array(repeating: .deferred("\(error)"), count: recipients.count)
+            return Array(repeating: .deferred("\(error)"), count: targets.count)
         }
-    }
-
-    /// What the transaction sends: a message no larger than the spool's in-memory threshold
-    /// is read in one thread-pool job; a larger one is streamed from its file.
-    private func content(of entry: SpoolEntry) async throws(SpoolError) -> OutboundContent {
-        guard entry.messageSize <= spool.configuration.flushThreshold else {
-            return .file(path: spool.messagePath(for: entry.queueID))
-        }
-        let bytes = try await spool.readMessage(entry.queueID, maximumBytes: entry.messageSize + 1)
-        // A body that is not the size recorded at commit must not be sent as if it were whole.
-        guard bytes.readableBytes == entry.messageSize else {
-            throw SpoolError(
-                code: .corrupt, message: "message file has \(bytes.readableBytes) octets, \(entry.messageSize) recorded",
-                path: spool.messagePath(for: entry.queueID))
-        }
-        return .bytes(bytes)
     }
 
     private static func outcome(_ reply: SMTPReply) -> Outcome {
@@ -227,7 +272,8 @@ final class DeliveryAgent: Sendable {
     /// Returns false when it could not be made durable.
     private func spoolDSN(for entry: SpoolEntry, failures: [RecipientOutcome], logger: Logger) async -> Bool {
         let report = DeliveryReport(
-            envelope: entry.envelope, queueID: entry.queueID, arrivalDate: entry.receivedAt, recipients: failures)
+            envelope: entry.envelope, queueID: entry.queueID, arrivalDate: entry.receivedAt, recipients: failures,
+            suppressForVerdict: Self.judgedSpamOrVirus(entry))
         let original: ByteBuffer
         do {
             original = try await spool.readMessage(entry.queueID, maximumBytes: dsnComposer.maximumReturnedBytes + 1)
@@ -239,17 +285,28 @@ final class DeliveryAgent: Sendable {
             logger.info("No DSN sent: suppressed by the DSN rules", metadata: ["mail.from": "<\(entry.envelope.mailFrom)>"])
             return true
         }
+        let envelope = Envelope(mailFrom: dsn.mailFrom, parameters: dsn.parameters, recipients: [EnvelopeRecipient(address: dsn.recipient)])
+        return await spoolMessage(dsn.message, envelope: envelope, kind: "DSN", logger: logger)
+    }
+
+    /// Spools a message the server writes itself (a DSN, a notice) for delivery, pre-decided
+    /// `pass` so that nobody is asked about it. Returns false when it could not be made durable.
+    func spoolMessage(_ message: ByteBuffer, envelope: Envelope, kind: String, logger: Logger) async -> Bool {
         do {
             let writer = spool.beginMessage()
-            try await writer.write(dsn.message)
-            let envelope = Envelope(
-                mailFrom: dsn.mailFrom, parameters: dsn.parameters, recipients: [EnvelopeRecipient(address: dsn.recipient)])
-            let dsnEntry = try await writer.commit(envelope: envelope, receivedAt: Date())
-            await queue.insert(dsnEntry)
-            logger.info("DSN queued", metadata: ["mail.dsn.queue.id": "\(dsnEntry.queueID)", "mail.to": "<\(dsn.recipient)>"])
+            try await writer.write(message)
+            let committed = try await writer.commit(envelope: envelope, receivedAt: Date()) { entry in
+                for index in entry.recipients.indices {
+                    entry.recipients[index].decision = RecipientDecision(action: .pass, source: .server)
+                }
+            }
+            await queue.insert(committed)
+            logger.info("\(kind) queued", metadata: [
+                "mail.generated.queue.id": "\(committed.queueID)", "mail.to": "\(envelope.recipients.map { "<\($0.address)>" }.joined(separator: ","))",
+            ])
             return true
         } catch {
-            logger.error("Cannot spool the DSN", metadata: ["error": "\(error)"])
+            logger.error("Cannot spool the \(kind)", metadata: ["error": "\(error)"])
             return false
         }
     }

@@ -54,17 +54,23 @@ public struct RecipientDelivery: Codable, Sendable, Hashable {
     public var requestID: String?
     /// The decision for this recipient, once made; `nil` while undecided.
     public var decision: RecipientDecision?
+    /// When the owner first answered `pending`; the maximum hold counts from here.
+    public var heldSince: Date?
+    /// While held (`pending`): when the owner is asked again.
+    public var heldUntil: Date?
 
     /// Creates a recipient's progress record.
     public init(
         state: RecipientState, detail: String? = nil, updatedAt: Date, requestID: String? = nil,
-        decision: RecipientDecision? = nil
+        decision: RecipientDecision? = nil, heldSince: Date? = nil, heldUntil: Date? = nil
     ) {
         self.state = state
         self.detail = detail
         self.updatedAt = updatedAt
         self.requestID = requestID
         self.decision = decision
+        self.heldSince = heldSince
+        self.heldUntil = heldUntil
     }
 }
 
@@ -97,6 +103,10 @@ public struct RecipientDecision: Codable, Sendable, Hashable {
         public static let deadline = Source(rawValue: "deadline")
         /// The broker could not be reached or failed: the fallback action.
         public static let unavailable = Source(rawValue: "unavailable")
+        /// The owner kept answering `pending` past the maximum hold: the fallback action.
+        public static let maximumHold = Source(rawValue: "maximum-hold")
+        /// The server wrote the message itself (a DSN, a notice): delivered without asking.
+        public static let server = Source(rawValue: "server")
     }
 
     /// The action to apply.

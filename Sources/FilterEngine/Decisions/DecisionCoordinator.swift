@@ -73,14 +73,14 @@ actor DecisionCoordinator {
             subscription = try await self.subscription(of: question.owner)
         } catch {
             logger.warning("Broker unavailable; applying the fallback action", metadata: ["error": "\(error)"])
-            return RecipientDecision(action: configuration.fallbackAction, source: .unavailable)
+            return RecipientDecision(action: configuration.fallbackAction(for: question.owner), source: .unavailable)
         }
         switch subscription {
         case .none:
-            return RecipientDecision(action: configuration.defaultAction, source: .unsubscribed)
+            return RecipientDecision(action: configuration.defaultAction(for: question.owner), source: .unsubscribed)
         case .offline where configuration.offlinePolicy(for: question.owner) == .fallback:
             logger.info("Owner's client is offline; applying the fallback action")
-            return RecipientDecision(action: configuration.fallbackAction, source: .offline)
+            return RecipientDecision(action: configuration.fallbackAction(for: question.owner), source: .offline)
         case .offline, .online:
             return await ask(question, logger: logger)
         }
@@ -106,7 +106,7 @@ actor DecisionCoordinator {
             metadata = try question.metadata.wireJSON()
         } catch {
             logger.error("Could not encode the request; applying the fallback action", metadata: ["error": "\(error)"])
-            return RecipientDecision(action: configuration.fallbackAction, source: .unavailable)
+            return RecipientDecision(action: configuration.fallbackAction(for: question.owner), source: .unavailable)
         }
         let request = OutgoingRequest(
             id: id, owner: question.owner, serverID: configuration.serverID,
@@ -123,7 +123,7 @@ actor DecisionCoordinator {
                 // The same id asked twice at once cannot happen in one server; if it does, the
                 // earlier question gets the fallback rather than waiting forever.
                 earlier.deadline.cancel()
-                earlier.continuation.resume(returning: RecipientDecision(action: configuration.fallbackAction, source: .deadline))
+                earlier.continuation.resume(returning: RecipientDecision(action: configuration.fallbackAction(for: earlier.owner), source: .deadline))
             }
             outstanding[id] = Outstanding(
                 owner: question.owner, received: question.metadata.received, continuation: continuation, deadline: timer)
@@ -137,7 +137,7 @@ actor DecisionCoordinator {
             outcome = try await transport.publish(request)
         } catch {
             logger.warning("Could not publish the request; applying the fallback action", metadata: ["error": "\(error)"])
-            conclude(request.id, with: RecipientDecision(action: configuration.fallbackAction, source: .unavailable), as: .expired)
+            conclude(request.id, with: RecipientDecision(action: configuration.fallbackAction(for: request.owner), source: .unavailable), as: .expired)
             return
         }
         switch outcome {
@@ -146,14 +146,14 @@ actor DecisionCoordinator {
         case .unroutable, .rejected:
             logger.notice("The broker refused the request; applying the fallback action", metadata: ["outcome": "\(outcome)"])
             subscriptions[request.owner] = nil
-            conclude(request.id, with: RecipientDecision(action: configuration.fallbackAction, source: .refused), as: .expired)
+            conclude(request.id, with: RecipientDecision(action: configuration.fallbackAction(for: request.owner), source: .refused), as: .expired)
         }
     }
 
     private func expire(_ id: String) {
-        guard outstanding[id] != nil else { return }
+        guard let owner = outstanding[id]?.owner else { return }
         logger.notice("No reply before the deadline; applying the fallback action", metadata: ["filter.request.id": "\(id)"])
-        conclude(id, with: RecipientDecision(action: configuration.fallbackAction, source: .deadline), as: .expired)
+        conclude(id, with: RecipientDecision(action: configuration.fallbackAction(for: owner), source: .deadline), as: .expired)
     }
 
     private func conclude(_ id: String, with decision: RecipientDecision, as ending: RecentlyFinished.Ending) {

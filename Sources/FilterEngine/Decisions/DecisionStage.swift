@@ -62,7 +62,3 @@ struct DecisionStage: Sendable {
     }
 }
 
-extension RecipientState {
-    /// The owner's decision was `deny`: not delivered, and nothing more will happen.
-    public static let denied = RecipientState(name: "denied", isFinal: true)
-}

@@ -24,6 +24,10 @@ public struct FilteringConfiguration: Sendable, Hashable {
     /// Requests carry at most this many octets of the message (the rest is cut and the request
     /// says `truncated`); default 10 MiB.
     public var maximumRequestBytes: Int
+    /// How decided actions are applied, server-wide; owners may override it.
+    public var actions: ActionPolicy
+    /// Which header fields replies may add, and the limits on them.
+    public var headerFields: HeaderFieldPolicy
 
     /// Creates a configuration with the defaults above.
     public init(serverID: String, owners: OwnerResolver = OwnerResolver()) {
@@ -36,6 +40,8 @@ public struct FilteringConfiguration: Sendable, Hashable {
         self.ownerPolicies = [:]
         self.subscriptionCacheTime = .seconds(5)
         self.maximumRequestBytes = 10 * 1024 * 1024
+        self.actions = ActionPolicy()
+        self.headerFields = HeaderFieldPolicy()
     }
 
     /// What happens to mail for an owner whose queue exists but has no client consuming it.
@@ -52,17 +58,44 @@ public struct FilteringConfiguration: Sendable, Hashable {
         public var deadline: Duration?
         /// The owner's offline policy.
         public var offlinePolicy: OfflinePolicy?
+        /// The owner's default action (while not subscribed).
+        public var defaultAction: FilterAction?
+        /// The owner's fallback action.
+        public var fallbackAction: FilterAction?
+        /// How the owner's actions are applied.
+        public var actions: ActionPolicy.Override?
 
         /// Creates a policy.
-        public init(deadline: Duration? = nil, offlinePolicy: OfflinePolicy? = nil) {
+        public init(
+            deadline: Duration? = nil, offlinePolicy: OfflinePolicy? = nil, defaultAction: FilterAction? = nil,
+            fallbackAction: FilterAction? = nil, actions: ActionPolicy.Override? = nil
+        ) {
             self.deadline = deadline
             self.offlinePolicy = offlinePolicy
+            self.defaultAction = defaultAction
+            self.fallbackAction = fallbackAction
+            self.actions = actions
         }
     }
 
     /// The deadline for `owner`.
     public func deadline(for owner: String) -> Duration {
         ownerPolicies[owner]?.deadline ?? deadline
+    }
+
+    /// The default action for `owner`, while it has not subscribed.
+    public func defaultAction(for owner: String) -> FilterAction {
+        ownerPolicies[owner]?.defaultAction ?? defaultAction
+    }
+
+    /// The fallback action for `owner`.
+    public func fallbackAction(for owner: String) -> FilterAction {
+        ownerPolicies[owner]?.fallbackAction ?? fallbackAction
+    }
+
+    /// How `owner`'s actions are applied.
+    public func actions(for owner: String) -> ActionPolicy {
+        actions.applying(ownerPolicies[owner]?.actions)
     }
 
     /// The offline policy for `owner`.

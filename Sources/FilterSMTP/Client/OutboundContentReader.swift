@@ -7,12 +7,12 @@ import NIOPosix
 final class OutboundContentReader: Sendable {
     private enum Source: @unchecked Sendable {
         // FileHandle is only touched by one transaction at a time, on the thread pool.
-        case file(FileHandle, path: String)
+        case file(FileHandle, path: String, offset: Int)
         case bytes(ByteBuffer)
     }
 
     private let source: Source
-    /// The content's size in octets, before canonicalization.
+    /// The content's size in octets (past the file offset), before canonicalization.
     let size: Int
     private let chunkSize: Int
 
@@ -28,14 +28,21 @@ final class OutboundContentReader: Sendable {
         switch content {
         case .bytes(let bytes):
             return OutboundContentReader(source: .bytes(bytes), size: bytes.readableBytes, chunkSize: chunkSize)
-        case .file(let path):
+        case .file(let path, let offset):
             do {
                 let (handle, size) = try await NIOThreadPool.singleton.runIfActive {
                     let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
                     let size = try handle.seekToEnd()
                     return (UncheckedFileHandle(handle), size)
                 }
-                return OutboundContentReader(source: .file(handle.handle, path: path), size: Int(size), chunkSize: chunkSize)
+                guard offset >= 0, offset <= Int(size) else {
+                    try? handle.handle.close()
+                    throw SMTPClientError(.contentUnreadable, "message file \(path) has \(size) octets, fewer than the offset \(offset)")
+                }
+                return OutboundContentReader(
+                    source: .file(handle.handle, path: path, offset: offset), size: Int(size) - offset, chunkSize: chunkSize)
+            } catch let error as SMTPClientError {
+                throw error
             } catch {
                 throw SMTPClientError(.contentUnreadable, "cannot open message file \(path): \(error)")
             }
@@ -48,17 +55,17 @@ final class OutboundContentReader: Sendable {
         switch source {
         case .bytes(let bytes):
             return bytes.getSlice(at: bytes.readerIndex + offset, length: min(chunkSize, size - offset))
-        case .file(let handle, let path):
+        case .file(let handle, let path, let start):
             let wrapped = UncheckedFileHandle(handle)
             let chunkSize = chunkSize
             do {
                 let data = try await NIOThreadPool.singleton.runIfActive {
-                    try wrapped.handle.seek(toOffset: UInt64(offset))
+                    try wrapped.handle.seek(toOffset: UInt64(start + offset))
                     return try wrapped.handle.read(upToCount: chunkSize) ?? Data()
                 }
                 // The file shrank under us; sending a truncated message would lose mail.
                 guard !data.isEmpty else {
-                    throw SMTPClientError(.contentUnreadable, "message file \(path) ended early at \(offset) of \(size) octets")
+                    throw SMTPClientError(.contentUnreadable, "message file \(path) ended early at \(start + offset) of \(start + size) octets")
                 }
                 var buffer = allocator.buffer(capacity: data.count)
                 buffer.writeBytes(data)
@@ -73,7 +80,7 @@ final class OutboundContentReader: Sendable {
 
     /// Closes the file, if any.
     func close() {
-        guard case .file(let handle, _) = source else { return }
+        guard case .file(let handle, _, _) = source else { return }
         try? handle.close()
     }
 }

@@ -3,9 +3,10 @@ import NIOCore
 
 /// Where the content of an outbound message comes from.
 public enum OutboundContent: Sendable, Hashable {
-    /// A file (normally the spool's copy of the message), read in chunks while it is sent so
-    /// a large message never sits in memory whole.
-    case file(path: String)
+    /// A file (normally the spool's copy of the message) from `offset` on, read in chunks while
+    /// it is sent so a large message never sits in memory whole. A non-zero offset skips a
+    /// header section that ``OutboundTransaction/headerPrefix`` replaces.
+    case file(path: String, offset: Int = 0)
     /// Bytes in memory (small messages, DSNs, tests).
     case bytes(ByteBuffer)
 }

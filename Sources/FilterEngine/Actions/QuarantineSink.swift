@@ -1,0 +1,14 @@
+import Foundation
+import FilterCore
+
+/// Where the server puts messages whose action is `virus` or `quarantine`: normally the
+/// quarantine store. Adding must be durable when it returns, and idempotent by `id` (the
+/// request id): after a crash the same recipient may be quarantined again.
+public protocol QuarantineSink: Sendable {
+    /// Keeps `message` for the one recipient of `envelope`.
+    /// - Returns: The id under which it can be found (for notices).
+    func quarantine(
+        id: String, envelope: Envelope, queueID: String, owner: String, action: FilterAction, reason: String,
+        receivedAt: Date, message: [UInt8]
+    ) async throws -> String
+}
