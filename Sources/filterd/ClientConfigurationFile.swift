@@ -77,9 +77,27 @@ enum YAMLFile {
         }
         do {
             return try YAMLDecoder().decode(type, from: data)
+        } catch let error as DecodingError {
+            let key = error.codingPath.compactMap { $0.intValue == nil ? $0.stringValue : nil }
+            throw located(ConfigurationError(key: key, error.operatorDescription), path: path, yaml: String(decoding: data, as: UTF8.self))
         } catch {
             throw ConfigurationError("\(path): \(error)")
         }
+    }
+
+    /// `error` with `path` and, when its key is found in `yaml`, the key's line.
+    static func located(_ error: ConfigurationError, path: String, yaml: String) -> ConfigurationError {
+        var error = error
+        error.file = path
+        guard let key = error.key, var node = try? Yams.compose(yaml: yaml) else { return error }
+        var line = node.mark?.line
+        for name in key {
+            guard let mapping = node.mapping, let (keyNode, value) = mapping.first(where: { $0.key.string == name }) else { break }
+            line = keyNode.mark?.line
+            node = value
+        }
+        error.line = line
+        return error
     }
 
     /// The log level named by `text` (default info).

@@ -109,6 +109,9 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .long, help: "What deny does: discard (default, no backscatter) or bounce (a DSN within the DSN rules).")
+    var denyPolicy: String?
+
     func run() async throws {
         var file = try config.map(ClientConfigurationFile.load) ?? ClientConfigurationFile()
         file.amqp = amqp ?? file.amqp
@@ -173,12 +176,15 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .long, help: "What deny does: discard (default, no backscatter) or bounce (a DSN within the DSN rules).")
+    var denyPolicy: String?
+
     /// The configuration file with these flags (and the broker flags given) applied over it.
     func load(amqp: String?, serverID: String?, deadline: Double?) throws -> ServerConfigurationFile {
         var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
         file.override(
             listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel,
-            amqp: amqp, serverID: serverID, deadline: deadline)
+            amqp: amqp, serverID: serverID, deadline: deadline, denyPolicy: denyPolicy)
         return file
     }
 }

@@ -64,14 +64,26 @@ struct ServerConfigurationFile: Decodable {
         var recipientDelimiters: String?
         var aliases: [String: String]?
         var owners: [String: Owner]?
+        var actions: ActionPolicySection?
+        var headerFields: HeaderFields?
 
         struct Owner: Codable {
             var deadline: Double?
             var offlinePolicy: FilteringConfiguration.OfflinePolicy?
+            var defaultAction: String?
+            var fallbackAction: String?
+            var actions: ActionPolicySection?
 
             enum CodingKeys: String, CodingKey {
-                case deadline, offlinePolicy = "offline_policy"
+                case deadline, actions, offlinePolicy = "offline_policy"
+                case defaultAction = "default_action", fallbackAction = "fallback_action"
             }
+        }
+
+        struct HeaderFields: Codable {
+            var maxFields: Int?
+            var maxLength: Int?
+            enum CodingKeys: String, CodingKey { case maxFields = "max_fields", maxLength = "max_length" }
         }
 
         enum CodingKeys: String, CodingKey {
@@ -79,6 +91,7 @@ struct ServerConfigurationFile: Decodable {
             case defaultAction = "default_action", fallbackAction = "fallback_action"
             case offlinePolicy = "offline_policy", subscriptionCache = "subscription_cache"
             case maxRequestBytes = "max_request_bytes", recipientDelimiters = "recipient_delimiters"
+            case actions, headerFields = "header_fields"
         }
     }
 
@@ -90,15 +103,27 @@ struct ServerConfigurationFile: Decodable {
         case serverID = "server_id"
     }
 
+    /// The file this configuration was read from, for error messages with lines.
+    var source: (path: String, yaml: String)?
+
     static func load(_ path: String) throws -> ServerConfigurationFile {
-        try YAMLFile.decode(ServerConfigurationFile.self, path: path)
+        var file = try YAMLFile.decode(ServerConfigurationFile.self, path: path)
+        file.source = (path, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+        return file
     }
 
     mutating func override(
         listen: String?, nextHop: String?, spool: String?, hostname: String?, logLevel: String?,
-        amqp: String?, serverID: String?, deadline: Double?
+        amqp: String?, serverID: String?, deadline: Double?, denyPolicy: String?
     ) {
         self.amqp = amqp ?? self.amqp
+        if let denyPolicy {
+            var filtering = self.filtering ?? Filtering()
+            var actions = filtering.actions ?? ActionPolicySection()
+            actions.deny = denyPolicy
+            filtering.actions = actions
+            self.filtering = filtering
+        }
         self.serverID = serverID ?? self.serverID
         if let deadline {
             self.filtering = self.filtering ?? Filtering()
@@ -115,31 +140,41 @@ struct ServerConfigurationFile: Decodable {
         try YAMLFile.logLevel(logLevel)
     }
 
+    /// The server's configuration; a bad value is reported with the file, line and key.
     func makeConfiguration() throws -> FilterServerConfiguration {
+        do {
+            return try makeConfigurationFromKeys()
+        } catch let error as ConfigurationError {
+            guard let source else { throw error }
+            throw YAMLFile.located(error, path: source.path, yaml: source.yaml)
+        }
+    }
+
+    private func makeConfigurationFromKeys() throws -> FilterServerConfiguration {
         var configuration = FilterServerConfiguration(hostname: hostname ?? "localhost")
         if let listen {
-            let (host, port) = try Self.hostAndPort(listen, key: "listen")
+            let (host, port) = try Self.hostAndPort(listen, key: ["listen"])
             configuration.smtp.host = host
             configuration.smtp.port = port
         }
         if let nextHop {
-            let (host, port) = try Self.hostAndPort(nextHop, key: "next_hop")
+            let (host, port) = try Self.hostAndPort(nextHop, key: ["next_hop"])
             configuration.nextHop = .init(host: host, port: port)
         }
         if let spool { configuration.spoolDirectory = spool }
         if let smtp {
-            if let value = smtp.maxMessageSize { configuration.smtp.session.maximumMessageSize = try Self.positive(value, "smtp.max_message_size") }
-            if let value = smtp.maxRecipients { configuration.smtp.session.maximumRecipients = try Self.positive(value, "smtp.max_recipients") }
-            if let value = smtp.maxHops { configuration.smtp.session.maximumHops = try Self.positive(value, "smtp.max_hops") }
-            if let value = smtp.maxSessions { configuration.smtp.maximumSessions = try Self.positive(value, "smtp.max_sessions") }
-            if let value = smtp.maxLineLength { configuration.smtp.maximumCommandLineLength = try Self.atLeast(512, value, "smtp.max_line_length") }
-            if let value = smtp.commandTimeout { configuration.smtp.commandTimeout = try Self.duration(value, "smtp.command_timeout") }
-            if let value = smtp.dataTimeout { configuration.smtp.dataTimeout = try Self.duration(value, "smtp.data_timeout") }
-            if let value = smtp.allowedPeers { configuration.smtp.allowedPeers = try Self.ranges(value, "smtp.allowed_peers") }
-            if let value = smtp.xforwardPeers { configuration.smtp.xforwardPeers = try Self.ranges(value, "smtp.xforward_peers") }
+            if let value = smtp.maxMessageSize { configuration.smtp.session.maximumMessageSize = try Self.positive(value, ["smtp", "max_message_size"]) }
+            if let value = smtp.maxRecipients { configuration.smtp.session.maximumRecipients = try Self.positive(value, ["smtp", "max_recipients"]) }
+            if let value = smtp.maxHops { configuration.smtp.session.maximumHops = try Self.positive(value, ["smtp", "max_hops"]) }
+            if let value = smtp.maxSessions { configuration.smtp.maximumSessions = try Self.positive(value, ["smtp", "max_sessions"]) }
+            if let value = smtp.maxLineLength { configuration.smtp.maximumCommandLineLength = try Self.atLeast(512, value, ["smtp", "max_line_length"]) }
+            if let value = smtp.commandTimeout { configuration.smtp.commandTimeout = try Self.duration(value, ["smtp", "command_timeout"]) }
+            if let value = smtp.dataTimeout { configuration.smtp.dataTimeout = try Self.duration(value, ["smtp", "data_timeout"]) }
+            if let value = smtp.allowedPeers { configuration.smtp.allowedPeers = try Self.ranges(value, ["smtp", "allowed_peers"]) }
+            if let value = smtp.xforwardPeers { configuration.smtp.xforwardPeers = try Self.ranges(value, ["smtp", "xforward_peers"]) }
         }
         if let delivery {
-            if let value = delivery.concurrency { configuration.delivery.concurrency = try Self.positive(value, "delivery.concurrency") }
+            if let value = delivery.concurrency { configuration.delivery.concurrency = try Self.positive(value, ["delivery", "concurrency"]) }
             if let value = delivery.minBackoff { configuration.delivery.minimumBackoff = value }
             if let value = delivery.maxBackoff { configuration.delivery.maximumBackoff = value }
             if let value = delivery.maxQueueLifetime { configuration.delivery.maximumQueueLifetime = value }
@@ -152,70 +187,103 @@ struct ServerConfigurationFile: Decodable {
     func makeFilteringConfiguration(hostname: String) throws -> FilteringConfiguration {
         var configuration = FilteringConfiguration(serverID: serverID ?? hostname)
         guard let filtering else { return configuration }
-        if let value = filtering.deadline { configuration.deadline = try Self.seconds(value, "filtering.deadline") }
-        if let value = filtering.defaultAction { configuration.defaultAction = try Self.action(value, "filtering.default_action") }
-        if let value = filtering.fallbackAction { configuration.fallbackAction = try Self.action(value, "filtering.fallback_action") }
+        if let value = filtering.deadline { configuration.deadline = try Self.seconds(value, ["filtering", "deadline"]) }
+        if let value = filtering.defaultAction { configuration.defaultAction = try Self.action(value, ["filtering", "default_action"]) }
+        if let value = filtering.fallbackAction { configuration.fallbackAction = try Self.action(value, ["filtering", "fallback_action"]) }
         if let value = filtering.offlinePolicy { configuration.offlinePolicy = value }
-        if let value = filtering.subscriptionCache { configuration.subscriptionCacheTime = try Self.seconds(value, "filtering.subscription_cache") }
-        if let value = filtering.maxRequestBytes { configuration.maximumRequestBytes = try Self.positive(value, "filtering.max_request_bytes") }
+        if let value = filtering.subscriptionCache { configuration.subscriptionCacheTime = try Self.seconds(value, ["filtering", "subscription_cache"]) }
+        if let value = filtering.maxRequestBytes { configuration.maximumRequestBytes = try Self.positive(value, ["filtering", "max_request_bytes"]) }
         if let value = filtering.recipientDelimiters { configuration.owners.delimiters = Set(value) }
         if let value = filtering.aliases { configuration.owners.aliases = value }
+        if let section = filtering.actions { configuration.actions = try section.makePolicy(key: ["filtering", "actions"]) }
+        if let fields = filtering.headerFields {
+            if let value = fields.maxFields { configuration.headerFields.maximumFields = try Self.positive(value, ["filtering", "header_fields", "max_fields"]) }
+            if let value = fields.maxLength {
+                configuration.headerFields.maximumFieldLength = try Self.atLeast(16, value, ["filtering", "header_fields", "max_length"])
+            }
+        }
         for (owner, policy) in filtering.owners ?? [:] {
-            let key = "filtering.owners.\(owner)"
+            let key = ["filtering", "owners", owner]
             configuration.ownerPolicies[configuration.owners.owner(of: owner)] = .init(
-                deadline: try policy.deadline.map { try Self.seconds($0, key + ".deadline") },
-                offlinePolicy: policy.offlinePolicy)
+                deadline: try policy.deadline.map { try Self.seconds($0, key + ["deadline"]) },
+                offlinePolicy: policy.offlinePolicy,
+                defaultAction: try policy.defaultAction.map { try Self.action($0, key + ["default_action"]) },
+                fallbackAction: try policy.fallbackAction.map { try Self.action($0, key + ["fallback_action"]) },
+                actions: try policy.actions?.makeOverride(key: key + ["actions"]))
         }
         return configuration
     }
 
-    private static func seconds(_ value: Double, _ key: String) throws -> Duration {
-        guard value > 0 else { throw ConfigurationError("\(key): must be a positive number of seconds") }
+    static func seconds(_ value: Double, _ key: [String]) throws -> Duration {
+        guard value > 0 else { throw ConfigurationError(key: key, "must be a positive number of seconds") }
         return .milliseconds(Int64(value * 1000))
     }
 
-    /// Actions the server can apply in this version: `pass` and `deny`.
-    private static func action(_ text: String, _ key: String) throws -> FilterAction {
+    /// Actions the server can apply without a client's reply: `pass`, `deny`, `spam`,
+    /// `quarantine` (`forward` needs addresses, `pending` an owner to ask again, `virus` a finding).
+    private static func action(_ text: String, _ key: [String]) throws -> FilterAction {
         let action = FilterAction(rawValue: text.lowercased())
-        guard [.pass, .deny].contains(action) else {
-            throw ConfigurationError("\(key): \(text) is not an action this server applies on its own; use pass or deny")
+        guard [.pass, .deny, .spam, .quarantine].contains(action) else {
+            throw ConfigurationError(key: key, "\(text) is not an action the server applies on its own; use pass, deny, spam or quarantine")
         }
         return action
     }
 
-    private static func hostAndPort(_ text: String, key: String) throws -> (String, Int) {
+    private static func hostAndPort(_ text: String, key: [String]) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
-        else { throw ConfigurationError("\(key): expected HOST:PORT, got \(text)") }
+        else { throw ConfigurationError(key: key, "expected HOST:PORT, got \(text)") }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ConfigurationError("\(key): the host is missing in \(text)") }
+        guard !host.isEmpty else { throw ConfigurationError(key: key, "the host is missing in \(text)") }
         return (host, port)
     }
 
-    private static func positive(_ value: Int, _ key: String) throws -> Int {
+    private static func positive(_ value: Int, _ key: [String]) throws -> Int {
         try atLeast(1, value, key)
     }
 
-    private static func atLeast(_ minimum: Int, _ value: Int, _ key: String) throws -> Int {
-        guard value >= minimum else { throw ConfigurationError("\(key): must be at least \(minimum), got \(value)") }
+    private static func atLeast(_ minimum: Int, _ value: Int, _ key: [String]) throws -> Int {
+        guard value >= minimum else { throw ConfigurationError(key: key, "must be at least \(minimum), got \(value)") }
         return value
     }
 
-    private static func duration(_ seconds: Double, _ key: String) throws -> TimeAmount {
-        guard seconds > 0 else { throw ConfigurationError("\(key): must be a positive number of seconds") }
+    private static func duration(_ seconds: Double, _ key: [String]) throws -> TimeAmount {
+        guard seconds > 0 else { throw ConfigurationError(key: key, "must be a positive number of seconds") }
         return .milliseconds(Int64(seconds * 1000))
     }
 
-    private static func ranges(_ texts: [String], _ key: String) throws -> [PeerAddressRange] {
+    private static func ranges(_ texts: [String], _ key: [String]) throws -> [PeerAddressRange] {
         try texts.map { text in
-            guard let range = PeerAddressRange(text) else { throw ConfigurationError("\(key): \(text) is not an address or CIDR network") }
+            guard let range = PeerAddressRange(text) else { throw ConfigurationError(key: key, "\(text) is not an address or CIDR network") }
             return range
         }
     }
 }
 
-/// A configuration problem, said so that the operator can fix the file or flag.
+/// A configuration problem, said so that the operator can fix the file or flag: the file and
+/// line where it is known, the key, and what is wrong.
 struct ConfigurationError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+    /// The key's path from the top of the file, when the problem is one key's value.
+    var key: [String]?
+    /// What is wrong.
+    var message: String
+    /// The file, once known.
+    var file: String?
+    /// The line of the key in the file, once known.
+    var line: Int?
+
+    /// A problem that is not about one key.
+    init(_ message: String) { self.message = message }
+
+    /// A problem with the value of `key`.
+    init(key: [String], _ message: String) {
+        self.key = key
+        self.message = message
+    }
+
+    var description: String {
+        var place = file.map { line.map { "\(file ?? ""):\($0): " } ?? "\($0): " } ?? ""
+        if let key { place += key.joined(separator: ".") + ": " }
+        return place + message
+    }
 }

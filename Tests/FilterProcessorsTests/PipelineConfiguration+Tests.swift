@@ -61,7 +61,7 @@ private struct Custom: ConfigurableProcessor {
          "pipeline entry 1: sender-list.timeout: must be a positive number of seconds"),
         (#"[{"type": "sender-list", "block": ["@x.example"], "on_error": "explode"}]"#,
          "pipeline entry 1: sender-list.on_error: \"explode\" is not an action; use one of pass, deny, spam, virus, forward, quarantine, pending"),
-        (#"[{"type": "sender-list", "block": "@x.example"}]"#, "pipeline entry 1: sender-list: `block`: expected Array<Any>"),
+        (#"[{"type": "sender-list", "block": "@x.example"}]"#, "pipeline entry 1: sender-list: `block`: expected a list"),
         (#"[{"type": "sender-list", "block": ["@a.example"]}, {"type": "sender-list", "allow": ["@b.example"]}]"#,
          "pipeline entry 2: the name \"sender-list\" is used twice; give one of them another `name`"),
     ])

@@ -40,8 +40,9 @@ struct DeliveryPlanner: Sendable {
         var warnings: [String] = []
 
         func copy(_ action: FilterAction, to targets: [EnvelopeRecipient], note: String? = nil, spam: Bool = false) -> Plan {
-            let (fields, refused) = fieldPolicy.sanitize(reply?.addHeaders ?? [])
+            var (fields, refused) = fieldPolicy.sanitize(reply?.addHeaders ?? [])
             warnings += refused.map { "header field refused: \($0)" }
+            if spam { fields.removeAll { HeaderFieldPolicy.spamMarkingNames.contains($0.name.lowercased()) } }
             var edits = HeaderEdits(
                 verdict: Self.verdict(action, owner: owner, source: decision.source, reason: note ?? reply?.reason),
                 addedFields: fields)
@@ -141,7 +142,7 @@ struct DeliveryPlanner: Sendable {
         }
         var targets: [EnvelopeRecipient] = []
         for address in addresses {
-            guard let domain = Self.mailboxDomain(address) else {
+            guard let domain = DeliveryAddress.domain(of: address) else {
                 return .failure(ForwardRefusal(reason: "not a valid address: \(HeaderFieldPolicy.cleanValue(String(address.prefix(80))))"))
             }
             guard policy.allowsForward(toDomain: domain) else {
@@ -151,11 +152,15 @@ struct DeliveryPlanner: Sendable {
         }
         return .success(targets)
     }
+}
 
+/// Addresses the server delivers to on a reply's or the operator's say: forward targets,
+/// notice recipients.
+public enum DeliveryAddress {
     /// The domain of `address` when it is a plain RFC 5321 mailbox (`local@domain`: an
     /// unquoted dot-atom local part, a host name of letters, digits and hyphens), at most
     /// 254 octets; `nil` otherwise.
-    static func mailboxDomain(_ address: String) -> String? {
+    public static func domain(of address: String) -> String? {
         guard address.utf8.count <= 254, let at = address.lastIndex(of: "@") else { return nil }
         let local = address[..<at]
         let domain = address[address.index(after: at)...]
@@ -168,5 +173,10 @@ struct DeliveryPlanner: Sendable {
                 && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
         }
         return localOK && domainOK ? String(domain).lowercased() : nil
+    }
+
+    /// Whether `address` is a plain RFC 5321 mailbox (see ``domain(of:)``).
+    public static func isValid(_ address: String) -> Bool {
+        domain(of: address) != nil
     }
 }

@@ -38,13 +38,17 @@ public struct HeaderFieldPolicy: Sendable, Hashable {
     public init() {}
 
     /// Fields no reply may add: trace and routing fields, the message's identity and structure,
-    /// and everything the filter owns (`X-Filter-*`).
+    /// and everything the filter owns (`X-Filter-*`). For `spam` the server also writes
+    /// ``spamMarkingNames`` itself.
     static let reservedNames: Set<String> = [
         "received", "return-path", "delivered-to", "from", "sender", "reply-to", "to", "cc", "bcc",
         "subject", "date", "message-id", "in-reply-to", "references", "mime-version",
         "content-type", "content-transfer-encoding", "content-disposition", "dkim-signature",
         "arc-seal", "arc-message-signature", "arc-authentication-results",
     ]
+
+    /// The fields of the server's spam marking: on a `spam` copy, a reply's own are dropped.
+    static let spamMarkingNames: Set<String> = ["x-spam-flag", "x-spam-score", "x-spam-status"]
 
     /// Why one field of a reply was not added.
     struct Refusal: Sendable, Hashable, CustomStringConvertible {
@@ -79,7 +83,7 @@ public struct HeaderFieldPolicy: Sendable, Hashable {
         }
         let lowered = name.lowercased()
         if lowered.hasPrefix("x-filter-") { return "X-Filter-* fields belong to the filter" }
-        if Self.reservedNames.contains(lowered) || lowered.hasPrefix("x-spam-") {
+        if Self.reservedNames.contains(lowered) {
             return "the filter does not let replies set \(name)"
         }
         if field.value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) {

@@ -86,7 +86,7 @@ public struct PipelineConfiguration: Sendable, Decodable {
         do {
             return try registry.makeProcessor(type: type, name: name, decoder: entry)
         } catch let error as DecodingError {
-            throw ProcessorConfigurationError("\(name): \(ConfigurationPath.describe(error))")
+            throw ProcessorConfigurationError("\(name): \(error.lastKey.map { "`\($0)`: " } ?? "")\(error.operatorDescription)")
         }
     }
 
@@ -117,25 +117,4 @@ struct AnyKey: CodingKey {
     init(_ string: String) { stringValue = string }
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
-}
-
-/// Decoding errors said the way an operator reads a configuration file.
-enum ConfigurationPath {
-    static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .keyNotFound(let key, _):
-            "the option `\(key.stringValue)` is missing"
-        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-            "\(path(context.codingPath)): expected \(type)"
-        case .dataCorrupted(let context):
-            "\(path(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            "\(error)"
-        }
-    }
-
-    private static func path(_ keys: [any CodingKey]) -> String {
-        let names = keys.compactMap { $0.intValue == nil ? $0.stringValue : nil }.filter { !$0.hasPrefix("Index ") }
-        return names.last.map { "`\($0)`" } ?? "an option"
-    }
 }
