@@ -73,7 +73,7 @@ enum SpamdProtocol {
     /// Reads the answer to a `PING`.
     /// - Throws: ``DaemonError`` with `invalidResponse` unless it is `SPAMD/x.y 0 PONG`.
     static func parsePong(_ bytes: ByteBuffer) throws(DaemonError) {
-        let line = String(buffer: bytes).prefix { $0 != "\r" && $0 != "\n" }
+        let line = String(buffer: bytes).prefix { !$0.isNewline }
         let words = line.split(separator: " ")
         guard words.count == 3, words[0].hasPrefix("SPAMD/"), words[1] == "0", words[2] == "PONG" else {
             throw DaemonError(.invalidResponse, "spamd: unexpected answer to PING: \"\(line.prefix(200))\"")
