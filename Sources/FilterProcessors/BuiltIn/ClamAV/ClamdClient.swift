@@ -8,7 +8,7 @@ public struct ClamdClient: Sendable {
     /// Timeouts and the answer's size limit.
     public var limits: DaemonLimits
     /// The largest `INSTREAM` chunk, in bytes; default 64 KiB.
-    public var chunkSize: Int
+    public let chunkSize: Int
     private let eventLoopGroup: any EventLoopGroup
 
     /// Creates a client; nothing connects until the first scan.
@@ -17,10 +17,12 @@ public struct ClamdClient: Sendable {
     ///   - limits: Timeouts and the answer's size limit.
     ///   - chunkSize: The largest `INSTREAM` chunk, in bytes; default 64 KiB.
     ///   - eventLoopGroup: The event loops connections run on.
+    /// - Precondition: `chunkSize` is positive and fits the protocol's 4-byte length.
     public init(
         address: DaemonAddress, limits: DaemonLimits = DaemonLimits(), chunkSize: Int = 64 * 1024,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        precondition(chunkSize > 0 && chunkSize <= Int(UInt32.max), "INSTREAM chunk size out of range: \(chunkSize)")
         self.address = address
         self.limits = limits
         self.chunkSize = chunkSize

@@ -19,9 +19,9 @@ public struct ClamdScanResult: Sendable, Hashable {
 ///
 /// - SeeAlso: clamd(8), "COMMANDS".
 enum ClamdProtocol {
-    /// `zINSTREAM` with `message` in chunks of at most `chunkSize` bytes.
+    /// `zINSTREAM` with `message` in chunks of at most `chunkSize` bytes (positive, at most
+    /// `UInt32.max`, as ``ClamdClient`` checks).
     static func encodeInstream(_ message: [UInt8], chunkSize: Int) -> ByteBuffer {
-        precondition(chunkSize > 0 && chunkSize <= Int(UInt32.max), "chunk size out of range")
         let chunks = (message.count + chunkSize - 1) / chunkSize
         var buffer = ByteBuffer()
         buffer.reserveCapacity(10 + message.count + 4 * (chunks + 1))

@@ -90,7 +90,7 @@ public struct Rspamd: ConfigurableProcessor {
         guard case .decide(let action) = actions[result.action] ?? .continue else {
             return .continue(verdict)
         }
-        let reason = "rspamd: \(result.action) (score \(SpamAssassin.format(result.score)) / \(SpamAssassin.format(result.requiredScore)))"
+        let reason = "rspamd: \(result.action) (score \(result.score.scoreText) / \(result.requiredScore.scoreText))"
         return .decide(Decision(action, reason: reason, retryAfter: action == .pending ? retryAfter : nil), verdict: verdict)
     }
 

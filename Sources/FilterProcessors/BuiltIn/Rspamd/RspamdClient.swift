@@ -24,7 +24,6 @@ public final class RspamdClient: Sendable {
         self.timeout = timeout
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
-        configuration.httpMaximumConnectionsPerHost = 16
         session = URLSession(configuration: configuration)
     }
 

@@ -1,5 +1,4 @@
 import FilterCore
-import Foundation
 
 /// Asks SpamAssassin's spamd for a score (`SYMBOLS`, or `REPORT` with `report: true`).
 ///
@@ -88,13 +87,13 @@ public struct SpamAssassin: ConfigurableProcessor {
         let result = try await client.check(request.rawMessage, command: report ? .report : .symbols, user: user)
         let required = threshold ?? result.threshold
         let isSpam = threshold.map { result.score >= $0 } ?? result.isSpam
-        let score = Self.format(result.score)
+        let score = result.score.scoreText
         verdict.addScore(result.score)
         result.symbols.forEach { verdict.addTag($0) }
         verdict.addHeaders.append(.init(name: "X-Spam-Score", value: score))
         verdict.addHeaders.append(.init(
             name: "X-Spam-Status",
-            value: "\(isSpam ? "Yes" : "No"), score=\(score) required=\(Self.format(required)) tests=\(result.symbols.joined(separator: ","))"))
+            value: "\(isSpam ? "Yes" : "No"), score=\(score) required=\(required.scoreText) tests=\(result.symbols.joined(separator: ","))"))
         if report, !result.reportLines.isEmpty {
             verdict.addHeaders.append(.init(name: "X-Spam-Report", value: result.reportLines.map { "* \($0)" }.joined(separator: " ")))
         }
@@ -104,12 +103,7 @@ public struct SpamAssassin: ConfigurableProcessor {
             verdict.addTag("spam")
             return .continue(verdict)
         case .decide(let action):
-            return .decide(Decision(action, reason: "SpamAssassin score \(score) >= \(Self.format(required))"), verdict: verdict)
+            return .decide(Decision(action, reason: "SpamAssassin score \(score) >= \(required.scoreText)"), verdict: verdict)
         }
-    }
-
-    /// One decimal, as SpamAssassin writes scores.
-    static func format(_ score: Double) -> String {
-        String(format: "%.1f", score)
     }
 }
