@@ -121,6 +121,19 @@ import Testing
         }
     }
 
+    @Test func cancellingTheTaskEndsTheExchangeAtOnce() async throws {
+        try await FakeDaemon.withRunning(answer: { _ in .silence }) { spamd in
+            // The client's own timeout is an hour: only cancellation can end this exchange.
+            let client = SpamdClient(address: spamd.address, limits: DaemonLimits(timeout: .seconds(3600)))
+            let exchange = Task { try await client.check(Array("Subject: x\r\n\r\n".utf8)) }
+            while spamd.received.isEmpty {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            exchange.cancel()
+            await #expect(throws: CancellationError.self) { try await exchange.value }
+        }
+    }
+
     @Test func aMalformedAnswerIsAnError() async throws {
         try await withSpamd(answering: "HELLO THERE\r\n") { spamd in
             await #expect { try await processor(spamd).process(.fixture(), verdict: Verdict()) } throws: { error in
