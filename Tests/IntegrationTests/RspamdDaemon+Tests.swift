@@ -30,8 +30,8 @@ struct RspamdDaemonTests {
         #expect(outcome.verdict.score != nil)
     }
 
-    @Test("a pipeline from configuration: sender list, spamd, clamd and rspamd in order")
-    func configuredPipeline() async throws {
+    /// A pipeline of a sender list, clamd (unix socket), spamd (tagging only) and rspamd.
+    func configuredPipeline() async throws -> Pipeline {
         for instance in [ScannerInstance.spamd, .clamd, .rspamd] {
             try await instance.start()
         }
@@ -41,7 +41,12 @@ struct RspamdDaemonTests {
              {"type": "spamassassin", "address": "\(ScannerInstance.spamd.address)", "action": "continue"},
              {"type": "rspamd", "url": "http://127.0.0.1:\(ScannerInstance.rspamd.port)", "timeout": 20}]
             """
-        let pipeline = try JSONDecoder().decode(PipelineConfiguration.self, from: Data(json.utf8)).makePipeline()
+        return try JSONDecoder().decode(PipelineConfiguration.self, from: Data(json.utf8)).makePipeline()
+    }
+
+    @Test("a pipeline from configuration: sender list, clamd, spamd and rspamd in order")
+    func pipelineOfAllThree() async throws {
+        let pipeline = try await configuredPipeline()
         let spam = await pipeline.run(ScanningMessages.request(ScanningMessages.spam))
         #expect(spam.trace.map(\.outcome) == ["continue", "continue", "continue", "deny"])
         #expect(spam.verdict.tags.contains("spam"))
@@ -50,5 +55,15 @@ struct RspamdDaemonTests {
         let ham = await pipeline.run(ScanningMessages.request(ScanningMessages.ham))
         #expect(ham.decision.action == .pass)
         #expect(ham.trace.map(\.outcome) == ["continue", "continue", "continue", "continue"])
+    }
+
+    @Test("a 400 KB message goes through all three daemons")
+    func largeMessage() async throws {
+        let pipeline = try await configuredPipeline()
+        let body = String(repeating: "The quarterly figures are attached below as plain text.\r\n", count: 7000)
+        let result = await pipeline.run(ScanningMessages.request(ScanningMessages.plain(subject: "Figures", body: body)))
+        #expect(result.failures == [])
+        #expect(result.trace.map(\.outcome) == ["continue", "continue", "continue", "continue"])
+        #expect(result.verdict.addHeaders.contains { $0.name == "X-Spam-Status" })
     }
 }
