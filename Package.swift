@@ -58,7 +58,11 @@ let package = Package(
         ),
         .target(
             name: "FilterProcessors",
-            dependencies: ["FilterCore"],
+            dependencies: [
+                "FilterCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -129,7 +133,11 @@ let package = Package(
         ),
         .testTarget(
             name: "FilterProcessorsTests",
-            dependencies: ["FilterProcessors"],
+            dependencies: [
+                "FilterProcessors",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -139,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine"],
+            dependencies: ["FilterEngine", "FilterProcessors"],
             swiftSettings: strictSettings
         ),
     ],

@@ -23,6 +23,11 @@ readonly PACKAGES=(
     procps         # pgrep/ps in tests
     iproute2       # ss for diagnosing port use
     util-linux     # flock in scripts/postfix-instance.sh
+    spamassassin   # rules for spamd; the spamassassin processor's tests (scripts/scanner-instance.sh)
+    spamd          # SpamAssassin's daemon (a package of its own on Debian 12)
+    spamc          # spamd's reference client, to compare by hand
+    clamav-daemon  # clamd; the clamav processor's tests, with a local signature (no freshclam)
+    rspamd         # the rspamd processor's tests
 )
 
 log() {

@@ -33,6 +33,9 @@ public struct ProcessorRegistry: Sendable {
     public static var builtIn: ProcessorRegistry {
         var registry = ProcessorRegistry()
         registry.register(SenderList.self)
+        registry.register(SpamAssassin.self)
+        registry.register(ClamAV.self)
+        registry.register(Rspamd.self)
         return registry
     }
 
