@@ -27,9 +27,10 @@ struct InMemoryTransportTests {
             let sent = Support.request(owner: owner, serverID: "s1")
             #expect(try await server.publish(sent) == .accepted)
 
-            let stream = try await client.requests(owner: owner, prefetch: 1)
+            // Only the consumer task holds the stream, so ending the task ends the stream: a
+            // reference kept here would keep the consumer registered.
             let consumer = Task {
-                var iterator = stream.makeAsyncIterator()
+                var iterator = try await client.requests(owner: owner, prefetch: 1).makeAsyncIterator()
                 let first = try await iterator.next()
                 try await Task.sleep(for: .seconds(3600))
                 return first
