@@ -40,6 +40,25 @@ private final class MemoryNextHop: SMTPMessageReceiver, Sendable {
     }
 }
 
+/// Answers every request with what `answer` says.
+private struct Answering: Processor {
+    let name = "answering"
+    let answer: @Sendable (ProcessorRequest) -> ProcessorOutcome
+    func process(_ request: ProcessorRequest, verdict: Verdict) async throws -> ProcessorOutcome { answer(request) }
+}
+
+/// Remembers which request ids it has seen, to answer differently the second time.
+private final class SeenRequests: Sendable {
+    let ids = NIOLockedValueBox<[String]>([])
+    /// Records `id`; returns how many times it was seen before.
+    func see(_ id: String) -> Int {
+        ids.withLockedValue { ids in
+            defer { ids.append(id) }
+            return ids.filter { $0 == id }.count
+        }
+    }
+}
+
 @Suite(.serialized) struct FilterServerTests {
     let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
@@ -176,6 +195,95 @@ private final class MemoryNextHop: SMTPMessageReceiver, Sendable {
                 #expect(hop.messages.withLockedValue { $0.map(\.1) }.first?.contains("Subject: while down") == true)
                 try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
                 #expect(try SpoolInspector(directory: spool).entries().isEmpty)
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Three owners, three actions, one message: each delivered copy carries only its owner's
+    /// edits; alice's two addresses share one transaction because their copies are identical;
+    /// bob's spam copy is tagged; carol's forward goes to the allowed address instead of her.
+    @Test func eachOwnersActionIsAppliedToItsOwnCopy() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-actions-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        try await withNextHop { hop, hopPort in
+            var server = configuration(nextHopPort: hopPort, spool: spool)
+            server.filtering.actions.forwardDomains = ["partner.example"]
+            server.filtering.actions.spamSubjectTag = "[SPAM]"
+            let filter = try EmbeddedFilter(
+                server: server,
+                clients: [
+                    .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([Answering { _ in
+                        .decide(Decision(.pass, reason: "friend"), verdict: Verdict(addHeaders: [.init(name: "X-Alice", value: "a")]))
+                    }])),
+                    .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([Answering { _ in
+                        .decide(Decision(.spam, reason: "bulk"), verdict: Verdict(score: 8, addHeaders: [.init(name: "X-Bob", value: "b")]))
+                    }])),
+                    .init(configuration: .init(owner: "carol@example.com"), pipeline: Pipeline([Answering { _ in
+                        .decide(Decision(.forward, reason: "away", forward: ["carol@partner.example"]), verdict: Verdict())
+                    }])),
+                ],
+                logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await filter.run() }
+                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
+                let port = await addresses.next()!.port!
+                let recipients = ["alice@example.com", "alice+lists@example.com", "bob@example.com", "carol@example.com"]
+                #expect(try await send(to: port, subject: "actions", recipients: recipients).dataReply?.code == 250)
+                try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
+                let delivered = hop.messages.withLockedValue { $0 }
+                #expect(delivered.count == 3)
+                func copy(for address: String) -> (Envelope, String)? {
+                    delivered.first { $0.0.recipients.map(\.address).contains(address) }
+                }
+                let alice = try #require(copy(for: "alice@example.com"))
+                #expect(alice.0.recipients.map(\.address) == ["alice@example.com", "alice+lists@example.com"])
+                #expect(alice.1.contains("X-Alice: a\r\nX-Filter-Verdict: action=pass; owner=alice@example.com; source=client; reason=\"friend\"\r\n\r\nHello"))
+                #expect(!alice.1.contains("X-Bob") && !alice.1.contains("X-Spam"))
+                let bob = try #require(copy(for: "bob@example.com"))
+                #expect(bob.1.contains("Subject: [SPAM] actions\r\n"))
+                #expect(bob.1.contains("X-Bob: b\r\nX-Spam-Flag: YES\r\nX-Spam-Score: 8.0\r\n"))
+                #expect(!bob.1.contains("X-Alice"))
+                let carol = try #require(copy(for: "carol@partner.example"))
+                #expect(carol.0.recipients.map(\.address) == ["carol@partner.example"])
+                #expect(carol.0.recipients.first?.originalRecipient == "rfc822;carol@example.com")
+                #expect(carol.1.contains("X-Filter-Verdict: action=forward; owner=carol@example.com"))
+                #expect(copy(for: "carol@example.com") == nil)
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// `pending` holds the recipient in the spool; it is asked again with the same request id
+    /// after `retryAfter`, and the second answer is applied.
+    @Test func aPendingRecipientIsHeldAndAskedAgainWithTheSameID() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-pending-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let seen = SeenRequests()
+        try await withNextHop { hop, hopPort in
+            let filter = try EmbeddedFilter(
+                server: configuration(nextHopPort: hopPort, spool: spool),
+                clients: [
+                    .init(configuration: .init(owner: "dave@example.com"), pipeline: Pipeline([Answering { request in
+                        seen.see(request.id) == 0
+                            ? .decide(Decision(.pending, retryAfter: 1), verdict: Verdict())
+                            : .decide(Decision(.pass, reason: "greylist passed"), verdict: Verdict())
+                    }]))
+                ],
+                logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await filter.run() }
+                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
+                let port = await addresses.next()!.port!
+                #expect(try await send(to: port, subject: "greylisted", recipients: ["dave@example.com"]).dataReply?.code == 250)
+                try await waitFor { (try? SpoolInspector(directory: spool).entries().first?.recipients.first?.state) == .held }
+                let held = try #require(try SpoolInspector(directory: spool).entries().first)
+                #expect(held.recipients.first?.heldUntil != nil)
+                #expect(hop.messages.withLockedValue { $0.isEmpty })
+                try await waitFor { !hop.messages.withLockedValue { $0.isEmpty } }
+                let delivered = hop.messages.withLockedValue { $0 }
+                #expect(delivered.first?.1.contains("reason=\"greylist passed\"") == true)
+                #expect(seen.ids.withLockedValue { $0 } == ["\(held.queueID).0", "\(held.queueID).0"])
                 group.cancelAll()
             }
         }
