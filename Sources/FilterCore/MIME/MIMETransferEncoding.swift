@@ -1,0 +1,143 @@
+/// Content-Transfer-Encoding decoders (RFC 2045 §6), tolerant of what real mailers send.
+enum MIMETransferEncoding {
+    /// Decodes `body` according to `encoding` (lowercased, or `nil` for none), reporting what
+    /// was wrong with it.
+    static func decode(_ body: ArraySlice<UInt8>, encoding: String?, defects: inout [MIMEDefect], part: String) -> [UInt8] {
+        switch encoding {
+        case nil, "7bit", "8bit", "binary":
+            return Array(body)
+        case "base64":
+            return base64(body, defects: &defects, part: part)
+        case "quoted-printable":
+            return quotedPrintable(body, defects: &defects, part: part)
+        case let other?:
+            defects.append(MIMEDefect(.unknownTransferEncoding, "Content-Transfer-Encoding \(other) is unknown; body taken as it is", part: part))
+            return Array(body)
+        }
+    }
+
+    private static let base64Values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+            table[Int(byte)] = UInt8(index)
+        }
+        return table
+    }()
+
+    /// Base64 (RFC 2045 §6.8): whitespace is skipped; other characters outside the alphabet are
+    /// skipped with a defect; a missing `=` padding is tolerated; `=` ends a quantum, so
+    /// concatenated base64 runs decode too.
+    static func base64(_ body: ArraySlice<UInt8>, defects: inout [MIMEDefect], part: String) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(body.count / 4 * 3)
+        var quantum: UInt32 = 0
+        var count = 0
+        var invalid = 0
+        var danglingQuanta = 0
+        func flush() {
+            switch count {
+            case 2: output.append(UInt8(truncatingIfNeeded: quantum >> 4))
+            case 3:
+                output.append(UInt8(truncatingIfNeeded: quantum >> 10))
+                output.append(UInt8(truncatingIfNeeded: quantum >> 2))
+            case 1: danglingQuanta += 1
+            default: break
+            }
+            quantum = 0
+            count = 0
+        }
+        base64Values.withUnsafeBufferPointer { table in
+            for byte in body {
+                let value = table[Int(byte)]
+                if value != 0xFF {
+                    quantum = quantum << 6 | UInt32(value)
+                    count += 1
+                    if count == 4 {
+                        output.append(UInt8(truncatingIfNeeded: quantum >> 16))
+                        output.append(UInt8(truncatingIfNeeded: quantum >> 8))
+                        output.append(UInt8(truncatingIfNeeded: quantum))
+                        quantum = 0
+                        count = 0
+                    }
+                } else if byte == UInt8(ascii: "=") {
+                    flush()
+                } else if !isWhitespace(byte) {
+                    invalid += 1
+                }
+            }
+        }
+        let unpadded = count > 1
+        flush()
+        if invalid > 0 {
+            defects.append(MIMEDefect(.invalidBase64, "\(invalid) byte(s) outside the base64 alphabet skipped", part: part))
+        }
+        if danglingQuanta > 0 {
+            defects.append(MIMEDefect(.invalidBase64, "a final single base64 character (6 bits) dropped", part: part))
+        } else if unpadded {
+            defects.append(MIMEDefect(.invalidBase64, "base64 padding missing", part: part))
+        }
+        return output
+    }
+
+    /// Quoted-printable (RFC 2045 §6.7): `=XX` (either case), soft line breaks `=` CRLF or `=` LF
+    /// (also with whitespace between `=` and the line end), trailing whitespace on a line dropped;
+    /// an `=` not followed by two hex digits is kept as written, with a defect.
+    static func quotedPrintable(_ body: ArraySlice<UInt8>, defects: inout [MIMEDefect], part: String) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(body.count)
+        var invalid = 0
+        var index = body.startIndex
+        let end = body.endIndex
+        while index < end {
+            let byte = body[index]
+            switch byte {
+            case UInt8(ascii: "="):
+                if index + 2 < end, let high = hexValue(body[index + 1]), let low = hexValue(body[index + 2]) {
+                    output.append(high << 4 | low)
+                    index += 3
+                    continue
+                }
+                var next = index + 1
+                while next < end, body[next] == UInt8(ascii: " ") || body[next] == UInt8(ascii: "\t") { next += 1 }
+                if next == end { index = end; continue }
+                if body[next] == UInt8(ascii: "\n") { index = next + 1; continue }
+                if body[next] == UInt8(ascii: "\r") {
+                    index = next + 1 < end && body[next + 1] == UInt8(ascii: "\n") ? next + 2 : next + 1
+                    continue
+                }
+                invalid += 1
+                output.append(byte)
+                index += 1
+            case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                var next = index + 1
+                while next < end, body[next] == UInt8(ascii: " ") || body[next] == UInt8(ascii: "\t") { next += 1 }
+                if next == end || body[next] == UInt8(ascii: "\r") || body[next] == UInt8(ascii: "\n") {
+                    index = next
+                } else {
+                    output.append(contentsOf: body[index..<next])
+                    index = next
+                }
+            default:
+                output.append(byte)
+                index += 1
+            }
+        }
+        if invalid > 0 {
+            defects.append(MIMEDefect(.invalidQuotedPrintable, "\(invalid) '=' not followed by two hex digits kept as written", part: part))
+        }
+        return output
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n")
+    }
+}
