@@ -102,6 +102,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "mime-bench",
+            dependencies: [
+                "FilterCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "FilterCoreTests",
             dependencies: [
@@ -110,6 +118,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["MIME/Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -40,11 +40,13 @@ enum EncodedWords {
                 flushPending()
                 output += String(decoding: literal, as: UTF8.self)
             }
-            var wordDefects: [MIMEDefect] = []
+            // Missing padding is common in encoded-words and loses nothing: no defect for it.
+            var problems = MIMETransferEncoding.Base64Problems()
+            var badEscape = false
             let payload = word.isBase64
-                ? MIMETransferEncoding.base64(bytes[word.text], defects: &wordDefects, part: part)
-                : qDecode(bytes[word.text], invalid: &wordDefects)
-            if !wordDefects.isEmpty {
+                ? MIMETransferEncoding.base64(bytes[word.text], problems: &problems)
+                : qDecode(bytes[word.text], badEscape: &badEscape)
+            if problems.invalidBytes > 0 || problems.dangling || badEscape {
                 let written = String(decoding: bytes[index..<word.end], as: UTF8.self)
                 defects.append(MIMEDefect(.invalidEncodedWord, "\(written) in \(context)", part: part))
             }
@@ -114,7 +116,7 @@ enum EncodedWords {
     }
 
     /// The Q encoding (RFC 2047 §4.2): `_` is a space, `=XX` a byte.
-    private static func qDecode(_ text: ArraySlice<UInt8>, invalid: inout [MIMEDefect]) -> [UInt8] {
+    private static func qDecode(_ text: ArraySlice<UInt8>, badEscape: inout Bool) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(text.count)
         var index = text.startIndex
@@ -128,7 +130,7 @@ enum EncodedWords {
                 output.append(high << 4 | low)
                 index += 2
             } else {
-                if byte == UInt8(ascii: "=") { invalid.append(MIMEDefect(.invalidEncodedWord, "")) }
+                if byte == UInt8(ascii: "=") { badEscape = true }
                 output.append(byte)
             }
             index += 1

@@ -24,23 +24,48 @@ enum MIMETransferEncoding {
         return table
     }()
 
-    /// Base64 (RFC 2045 §6.8): whitespace is skipped; other characters outside the alphabet are
-    /// skipped with a defect; a missing `=` padding is tolerated; `=` ends a quantum, so
-    /// concatenated base64 runs decode too.
+    /// What was wrong with a base64 text.
+    struct Base64Problems {
+        /// Bytes outside the alphabet (and not whitespace), skipped.
+        var invalidBytes = 0
+        /// The last quantum had 2 or 3 characters and no `=` padding.
+        var unpadded = false
+        /// A quantum had a single character (6 bits, no whole byte), dropped.
+        var dangling = false
+    }
+
+    /// Base64 (RFC 2045 §6.8) as reported in a part's defects; see ``base64(_:problems:)``.
     static func base64(_ body: ArraySlice<UInt8>, defects: inout [MIMEDefect], part: String) -> [UInt8] {
+        var problems = Base64Problems()
+        let output = base64(body, problems: &problems)
+        if problems.invalidBytes > 0 {
+            defects.append(MIMEDefect(.invalidBase64, "\(problems.invalidBytes) byte(s) outside the base64 alphabet skipped", part: part))
+        }
+        if problems.dangling {
+            defects.append(MIMEDefect(.invalidBase64, "a final single base64 character (6 bits) dropped", part: part))
+        } else if problems.unpadded {
+            defects.append(MIMEDefect(.invalidBase64, "base64 padding missing", part: part))
+        }
+        return output
+    }
+
+    /// Base64: whitespace is skipped; other characters outside the alphabet are skipped and
+    /// counted; a missing `=` padding is tolerated; `=` ends a quantum, so concatenated base64
+    /// runs decode too.
+    static func base64(_ body: ArraySlice<UInt8>, problems: inout Base64Problems) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(body.count / 4 * 3)
         var quantum: UInt32 = 0
         var count = 0
         var invalid = 0
-        var danglingQuanta = 0
+        var dangling = false
         func flush() {
             switch count {
             case 2: output.append(UInt8(truncatingIfNeeded: quantum >> 4))
             case 3:
                 output.append(UInt8(truncatingIfNeeded: quantum >> 10))
                 output.append(UInt8(truncatingIfNeeded: quantum >> 2))
-            case 1: danglingQuanta += 1
+            case 1: dangling = true
             default: break
             }
             quantum = 0
@@ -66,16 +91,10 @@ enum MIMETransferEncoding {
                 }
             }
         }
-        let unpadded = count > 1
+        problems.unpadded = count > 1
         flush()
-        if invalid > 0 {
-            defects.append(MIMEDefect(.invalidBase64, "\(invalid) byte(s) outside the base64 alphabet skipped", part: part))
-        }
-        if danglingQuanta > 0 {
-            defects.append(MIMEDefect(.invalidBase64, "a final single base64 character (6 bits) dropped", part: part))
-        } else if unpadded {
-            defects.append(MIMEDefect(.invalidBase64, "base64 padding missing", part: part))
-        }
+        problems.invalidBytes = invalid
+        problems.dangling = dangling
         return output
     }
 

@@ -210,13 +210,13 @@ struct AddressListParser {
             }
             return members
         case .special(UInt8(ascii: "@")):
-            index += 1
             let local = Self.localPart(words)
-            let domain = parseDomain()
-            while current == .comment {
-                comments.append(tokens[index].text)
-                index += 1
+            guard !local.isEmpty else {
+                reportAndSkip("an address without a local part")
+                return []
             }
+            index += 1
+            let domain = parseDomain(comments: &comments)
             let name = comments.last.flatMap { Self.phrase([AddressToken(kind: .quoted, text: $0, spaced: false)]) }
             if domain.isEmpty {
                 defects.append(MIMEDefect(.invalidAddress, "\(field): \(local)@ has no domain", part: part))
@@ -244,7 +244,8 @@ struct AddressListParser {
         var address = Self.localPart(words)
         if current == .special(UInt8(ascii: "@")) {
             index += 1
-            address += "@" + parseDomain()
+            var ignored: [String] = []
+            address += "@" + parseDomain(comments: &ignored)
         } else if !address.isEmpty {
             defects.append(MIMEDefect(.invalidAddress, "\(field): <\(address)> has no domain", part: part))
         }
@@ -257,12 +258,13 @@ struct AddressListParser {
         return address.isEmpty ? nil : MailboxAddress(address: address)
     }
 
-    private mutating func parseDomain() -> String {
+    /// The domain after the `@`; comments in and after it are added to `comments`.
+    private mutating func parseDomain(comments: inout [String]) -> String {
         var domain = ""
         while let kind = current {
             switch kind {
             case .atom, .special(UInt8(ascii: ".")), .domainLiteral: domain += tokens[index].text
-            case .comment: break
+            case .comment: comments.append(tokens[index].text)
             default: return domain
             }
             index += 1
