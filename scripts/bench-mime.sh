@@ -47,7 +47,7 @@ if [[ ! -f "$corpus/.complete" ]]; then
     python3 scripts/bench/mime_corpus.py "$corpus" "$messages" "$seed"
     touch "$corpus/.complete"
 fi
-echo "== corpus: $corpus ($(find "$corpus" -name '*.eml' | wc -l) messages, $(du -sb --exclude=.complete "$corpus" | cut -f1) bytes)"
+echo "== corpus: $corpus ($(find "$corpus" -name '*.eml' | wc -l) messages, $(cat "$corpus"/*.eml | wc -c) bytes)"
 
 json_field() { python3 -c "import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 

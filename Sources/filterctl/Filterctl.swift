@@ -132,7 +132,8 @@ struct InspectCommand: ParsableCommand {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
             guard let contents = FileManager.default.contents(atPath: file) else {
-                throw ValidationError("cannot read \(file)")
+                FileHandle.standardError.write(Data("filterctl inspect: cannot read \(file)\n".utf8))
+                throw ExitCode.failure
             }
             data = contents
         }

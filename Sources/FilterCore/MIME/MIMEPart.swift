@@ -1,5 +1,3 @@
-import Foundation
-
 /// One node of a message's MIME tree (RFC 2045, RFC 2046): the message itself, a multipart, a
 /// leaf, or a `message/rfc822` part whose only child is the enclosed message.
 public struct MIMEPart: Sendable {
@@ -177,9 +175,23 @@ struct MIMETreeBuilder {
         }
     }
 
+    /// CRLF to LF, on the UTF-8 bytes (both are ASCII, so the result stays valid UTF-8).
     private static func normalizingLineEnds(_ text: String) -> String {
-        guard text.utf8.contains(UInt8(ascii: "\r")) else { return text }
-        return text.replacingOccurrences(of: "\r\n", with: "\n")
+        var contiguous = text
+        let normalized: String? = contiguous.withUTF8 { input in
+            guard input.contains(UInt8(ascii: "\r")) else { return nil }
+            return String(unsafeUninitializedCapacity: input.count) { output in
+                var position = 0
+                for index in input.indices {
+                    let byte = input[index]
+                    if byte == UInt8(ascii: "\r"), index + 1 < input.count, input[index + 1] == UInt8(ascii: "\n") { continue }
+                    output[position] = byte
+                    position += 1
+                }
+                return position
+            }
+        }
+        return normalized ?? text
     }
 
     /// The body parts between delimiter lines (RFC 2046 §5.1.1): a line `--boundary` or
@@ -187,6 +199,14 @@ struct MIMETreeBuilder {
     /// belongs to it. A boundary followed by anything else is not a delimiter, so a nested
     /// boundary that extends the outer one (`abc` and `abc-1`) is never mistaken for it.
     static func split(_ bytes: [UInt8], boundary: [UInt8]) -> (parts: [Range<Int>], closed: Bool) {
+        bytes.withUnsafeBufferPointer { input in
+            boundary.withUnsafeBufferPointer { boundary in
+                split(input, boundary: boundary)
+            }
+        }
+    }
+
+    private static func split(_ bytes: UnsafeBufferPointer<UInt8>, boundary: UnsafeBufferPointer<UInt8>) -> (parts: [Range<Int>], closed: Bool) {
         var parts: [Range<Int>] = []
         var partStart: Int?
         var lineStart = 0
@@ -197,7 +217,7 @@ struct MIMETreeBuilder {
             while lineEnd < end, bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
             let next = lineEnd < end ? lineEnd + 1 : end
             if lineEnd - lineStart >= delimiterLength, bytes[lineStart] == UInt8(ascii: "-"), bytes[lineStart + 1] == UInt8(ascii: "-"),
-                bytes[(lineStart + 2)..<(lineStart + delimiterLength)].elementsEqual(boundary)
+                UnsafeBufferPointer(rebasing: bytes[(lineStart + 2)..<(lineStart + delimiterLength)]).elementsEqual(boundary)
             {
                 var rest = lineStart + delimiterLength
                 let closing = rest + 1 < lineEnd && bytes[rest] == UInt8(ascii: "-") && bytes[rest + 1] == UInt8(ascii: "-")

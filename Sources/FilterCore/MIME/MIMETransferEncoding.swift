@@ -53,93 +53,121 @@ enum MIMETransferEncoding {
     /// counted; a missing `=` padding is tolerated; `=` ends a quantum, so concatenated base64
     /// runs decode too.
     static func base64(_ body: ArraySlice<UInt8>, problems: inout Base64Problems) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(body.count / 4 * 3)
-        var quantum: UInt32 = 0
-        var count = 0
         var invalid = 0
         var dangling = false
-        func flush() {
-            switch count {
-            case 2: output.append(UInt8(truncatingIfNeeded: quantum >> 4))
-            case 3:
-                output.append(UInt8(truncatingIfNeeded: quantum >> 10))
-                output.append(UInt8(truncatingIfNeeded: quantum >> 2))
-            case 1: dangling = true
-            default: break
-            }
-            quantum = 0
-            count = 0
-        }
-        base64Values.withUnsafeBufferPointer { table in
-            for byte in body {
-                let value = table[Int(byte)]
-                if value != 0xFF {
-                    quantum = quantum << 6 | UInt32(value)
-                    count += 1
-                    if count == 4 {
-                        output.append(UInt8(truncatingIfNeeded: quantum >> 16))
-                        output.append(UInt8(truncatingIfNeeded: quantum >> 8))
-                        output.append(UInt8(truncatingIfNeeded: quantum))
-                        quantum = 0
-                        count = 0
+        var unpadded = false
+        let output = [UInt8](unsafeUninitializedCapacity: body.count / 4 * 3 + 3) { buffer, written in
+            var quantum: UInt32 = 0
+            var count = 0
+            var position = 0
+            base64Values.withUnsafeBufferPointer { table in
+                body.withUnsafeBufferPointer { input in
+                    for byte in input {
+                        let value = table[Int(byte)]
+                        if value != 0xFF {
+                            quantum = quantum << 6 | UInt32(value)
+                            count += 1
+                            if count == 4 {
+                                buffer[position] = UInt8(truncatingIfNeeded: quantum >> 16)
+                                buffer[position + 1] = UInt8(truncatingIfNeeded: quantum >> 8)
+                                buffer[position + 2] = UInt8(truncatingIfNeeded: quantum)
+                                position += 3
+                                quantum = 0
+                                count = 0
+                            }
+                            continue
+                        }
+                        if byte == UInt8(ascii: "=") {
+                            position = Self.flush(quantum, count: count, into: buffer, at: position, dangling: &dangling)
+                            quantum = 0
+                            count = 0
+                        } else if !isWhitespace(byte) {
+                            invalid += 1
+                        }
                     }
-                } else if byte == UInt8(ascii: "=") {
-                    flush()
-                } else if !isWhitespace(byte) {
-                    invalid += 1
                 }
             }
+            unpadded = count > 1
+            written = Self.flush(quantum, count: count, into: buffer, at: position, dangling: &dangling)
         }
-        problems.unpadded = count > 1
-        flush()
         problems.invalidBytes = invalid
+        problems.unpadded = unpadded
         problems.dangling = dangling
         return output
+    }
+
+    /// Writes the whole bytes of a partial quantum of `count` characters; returns the new position.
+    private static func flush(
+        _ quantum: UInt32, count: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at position: Int, dangling: inout Bool
+    ) -> Int {
+        switch count {
+        case 2:
+            buffer[position] = UInt8(truncatingIfNeeded: quantum >> 4)
+            return position + 1
+        case 3:
+            buffer[position] = UInt8(truncatingIfNeeded: quantum >> 10)
+            buffer[position + 1] = UInt8(truncatingIfNeeded: quantum >> 2)
+            return position + 2
+        case 1:
+            dangling = true
+            return position
+        default:
+            return position
+        }
     }
 
     /// Quoted-printable (RFC 2045 §6.7): `=XX` (either case), soft line breaks `=` CRLF or `=` LF
     /// (also with whitespace between `=` and the line end), trailing whitespace on a line dropped;
     /// an `=` not followed by two hex digits is kept as written, with a defect.
     static func quotedPrintable(_ body: ArraySlice<UInt8>, defects: inout [MIMEDefect], part: String) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(body.count)
         var invalid = 0
-        var index = body.startIndex
-        let end = body.endIndex
-        while index < end {
-            let byte = body[index]
-            switch byte {
-            case UInt8(ascii: "="):
-                if index + 2 < end, let high = hexValue(body[index + 1]), let low = hexValue(body[index + 2]) {
-                    output.append(high << 4 | low)
-                    index += 3
-                    continue
+        let output = [UInt8](unsafeUninitializedCapacity: body.count) { buffer, written in
+            var position = 0
+            body.withUnsafeBufferPointer { input in
+                var index = 0
+                let end = input.count
+                while index < end {
+                    let byte = input[index]
+                    switch byte {
+                    case UInt8(ascii: "="):
+                        if index + 2 < end, let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2]) {
+                            buffer[position] = high << 4 | low
+                            position += 1
+                            index += 3
+                            continue
+                        }
+                        var next = index + 1
+                        while next < end, input[next] == UInt8(ascii: " ") || input[next] == UInt8(ascii: "\t") { next += 1 }
+                        if next == end {
+                            index = end
+                        } else if input[next] == UInt8(ascii: "\n") {
+                            index = next + 1
+                        } else if input[next] == UInt8(ascii: "\r") {
+                            index = next + 1 < end && input[next + 1] == UInt8(ascii: "\n") ? next + 2 : next + 1
+                        } else {
+                            invalid += 1
+                            buffer[position] = byte
+                            position += 1
+                            index += 1
+                        }
+                    case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                        var next = index + 1
+                        while next < end, input[next] == UInt8(ascii: " ") || input[next] == UInt8(ascii: "\t") { next += 1 }
+                        if next < end, input[next] != UInt8(ascii: "\r"), input[next] != UInt8(ascii: "\n") {
+                            for whitespace in index..<next {
+                                buffer[position] = input[whitespace]
+                                position += 1
+                            }
+                        }
+                        index = next
+                    default:
+                        buffer[position] = byte
+                        position += 1
+                        index += 1
+                    }
                 }
-                var next = index + 1
-                while next < end, body[next] == UInt8(ascii: " ") || body[next] == UInt8(ascii: "\t") { next += 1 }
-                if next == end { index = end; continue }
-                if body[next] == UInt8(ascii: "\n") { index = next + 1; continue }
-                if body[next] == UInt8(ascii: "\r") {
-                    index = next + 1 < end && body[next + 1] == UInt8(ascii: "\n") ? next + 2 : next + 1
-                    continue
-                }
-                invalid += 1
-                output.append(byte)
-                index += 1
-            case UInt8(ascii: " "), UInt8(ascii: "\t"):
-                var next = index + 1
-                while next < end, body[next] == UInt8(ascii: " ") || body[next] == UInt8(ascii: "\t") { next += 1 }
-                if next == end || body[next] == UInt8(ascii: "\r") || body[next] == UInt8(ascii: "\n") {
-                    index = next
-                } else {
-                    output.append(contentsOf: body[index..<next])
-                    index = next
-                }
-            default:
-                output.append(byte)
-                index += 1
             }
+            written = position
         }
         if invalid > 0 {
             defects.append(MIMEDefect(.invalidQuotedPrintable, "\(invalid) '=' not followed by two hex digits kept as written", part: part))
