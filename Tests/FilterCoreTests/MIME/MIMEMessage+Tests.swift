@@ -248,3 +248,51 @@ import Testing
         #expect(texts == Array(repeating: "one", count: 8))
     }
 }
+
+/// Mutated and truncated copies of the corpus: whatever the bytes, the view answers every
+/// question without trapping, and every defect names a part that exists.
+@Suite struct MIMEMessageRobustnessTests {
+    /// A deterministic generator, so a failure reproduces (SplitMix64).
+    private struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var value = state
+            value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+            return value ^ (value >> 31)
+        }
+    }
+
+    private static let interesting: [[UInt8]] = [
+        "\r\n", "\n", "--", "=?", "?=", "=", ":", ";", "\"", "(", ")", "<", ">", "@", ",", "*0*=", "%", "\\", " ", "\t",
+        "Content-Type: multipart/mixed; boundary=x\n", "Content-Transfer-Encoding: base64\n", "message/rfc822",
+    ].map { Array($0.utf8) }
+
+    @Test(arguments: [
+        "nested.eml", "unclosed-boundary.eml", "missing-boundary.eml", "boundary-not-found.eml", "broken-encodings.eml",
+        "raw-8bit-headers.eml", "rfc2231.eml", "encoded-words.eml", "digest.eml",
+    ])
+    func mutatedMessagesNeverTrap(fixture: String) throws {
+        let original = try MIMEFixtures.bytes(fixture)
+        var generator = Generator(state: UInt64(original.count))
+        for _ in 0..<300 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                let position = Int.random(in: 0...bytes.count, using: &generator)
+                switch Int.random(in: 0..<4, using: &generator) {
+                case 0: bytes.insert(contentsOf: Self.interesting.randomElement(using: &generator)!, at: position)
+                case 1: if position < bytes.count { bytes[position] = UInt8.random(in: 0...255, using: &generator) }
+                case 2: bytes.removeSubrange(position..<min(bytes.count, position + Int.random(in: 1...40, using: &generator)))
+                default: bytes.removeSubrange(position...)
+                }
+            }
+            let message = MIMEMessage(bytes: bytes)
+            let paths = Set(message.root.flattened.map(\.path))
+            _ = (message.subject, message.from, message.to, message.cc, message.replyTo, message.textBody, message.htmlBody)
+            #expect(message.attachments.allSatisfy { paths.contains($0.path) })
+            #expect(message.defects.allSatisfy { paths.contains($0.part) })
+            #expect(!MIMEInspection(message).json().isEmpty)
+        }
+    }
+}
