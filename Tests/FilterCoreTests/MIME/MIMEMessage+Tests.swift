@@ -296,3 +296,61 @@ import Testing
         }
     }
 }
+
+/// The view and Python's `email` package (an independent parser) agree on realistic messages:
+/// the benchmark's corpus generator (`scripts/bench/mime_corpus.py`), a small seeded corpus.
+@Suite struct MIMEMessagePythonAgreementTests {
+    private struct PythonView: Decodable {
+        struct Attachment: Decodable, Equatable {
+            var filename: String?
+            var size: Int?
+        }
+        var name: String
+        var subject: String
+        var fromNames: [String]
+        var toAddresses: [String]
+        var text: String?
+        var html: String?
+        var attachments: [Attachment]
+    }
+
+    private static func python(_ arguments: [String]) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "python3 \(arguments.joined(separator: " ")) failed")
+        return data
+    }
+
+    @Test func agreesWithPythonOnTheBenchmarkCorpus() throws {
+        let root = MIMEFixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let corpus = FileManager.default.temporaryDirectory.appendingPathComponent("mime-corpus-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: corpus) }
+        _ = try Self.python([root.appendingPathComponent("scripts/bench/mime_corpus.py").path, corpus.path, "40", "11"])
+        let expected = try JSONDecoder().decode(
+            [PythonView].self,
+            from: try Self.python([MIMEFixtures.directory.appendingPathComponent("python_view.py").path, corpus.path])
+        )
+        #expect(expected.count == 40)
+        for view in expected {
+            let message = MIMEMessage(bytes: Array(try Data(contentsOf: corpus.appendingPathComponent(view.name))))
+            #expect(message.subject == view.subject, "\(view.name)")
+            #expect(message.from.map { $0.displayName ?? "" } == view.fromNames, "\(view.name)")
+            #expect(message.to.map(\.address) == view.toAddresses, "\(view.name)")
+            #expect(message.textBody == view.text, "\(view.name)")
+            #expect(message.htmlBody == view.html, "\(view.name)")
+            let attachments = message.root.children.filter(\.isAttachment).map {
+                PythonView.Attachment(filename: $0.filename, size: $0.isEnclosedMessage ? nil : $0.decodedSize)
+            }
+            #expect(attachments == view.attachments, "\(view.name)")
+            #expect(message.defects == [], "\(view.name)")
+        }
+        #expect(expected.contains { !$0.attachments.isEmpty } && expected.contains { $0.html != nil })
+    }
+}
