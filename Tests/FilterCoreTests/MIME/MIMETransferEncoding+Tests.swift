@@ -55,7 +55,9 @@ import Testing
         ("latin1", [0xE9], "é"), ("iso-8859-2", [0xB1], "ą"), ("iso-8859-7", [0xE1], "α"),
         ("windows-1250", [0x9A], "š"), ("windows-1252", [0x80], "€"), ("cp1252", [0x80], "€"),
         ("windows-1251", [0xC4], "Д"), ("koi8-r", [0xE4], "Д"), ("us-ascii", [0x41], "A"),
-        ("shift_jis", [0x82, 0xA0], "あ"),
+        ("shift_jis", [0x82, 0xA0], "あ"), ("gb2312", [0xC4, 0xE3, 0xBA, 0xC3], "你好"),
+        ("big5", [0xA7, 0x41, 0xA6, 0x6E], "你好"), ("euc-kr", [0xBE, 0xC8, 0xB3, 0xE7], "안녕"),
+        ("windows-1255", [0xF9], "ש"), ("iso-8859-16", [0xAA], "Ș"),
     ] as [(String, [UInt8], String)])
     func converts(charset: String, bytes: [UInt8], text: String) {
         let decoded = MIMECharset.decode(bytes[...], charset: charset)
