@@ -102,9 +102,8 @@ struct MIMETreeBuilder {
 
         var children: [MIMEPart] = []
         let isComposite = contentType.hasPrefix("multipart/") || contentType == "message/rfc822" || contentType == "message/global"
-        let identity = transferEncoding == nil || ["7bit", "8bit", "binary"].contains(transferEncoding!)
-        if isComposite, !identity {
-            defects.append(MIMEDefect(.encodedComposite, "\(contentType) with Content-Transfer-Encoding \(transferEncoding!) decoded before parsing", part: path))
+        if isComposite, let encoding = transferEncoding, !["7bit", "8bit", "binary"].contains(encoding) {
+            defects.append(MIMEDefect(.encodedComposite, "\(contentType) with Content-Transfer-Encoding \(encoding) decoded before parsing", part: path))
         }
         let decodedBody = MIMETransferEncoding.decode(bytes[bodyRange], encoding: transferEncoding, defects: &defects, part: path)
 
@@ -133,8 +132,12 @@ struct MIMETreeBuilder {
                 defects.append(MIMEDefect(.missingBoundary, "\(contentType) without a boundary parameter read as text/plain", part: path))
                 contentType = "text/plain"
             }
-        } else if isComposite, partCount < limits.maxParts {
-            children.append(buildChild(decodedBody, range: decodedBody.indices, path: Self.childPath(path, 0), depth: depth + 1, defaultType: "text/plain"))
+        } else if isComposite {
+            if partCount < limits.maxParts {
+                children.append(buildChild(decodedBody, range: decodedBody.indices, path: Self.childPath(path, 0), depth: depth + 1, defaultType: "text/plain"))
+            } else {
+                defects.append(MIMEDefect(.tooManyParts, "more than \(limits.maxParts) parts; the enclosed message left out", part: path))
+            }
         }
 
         var text: String?

@@ -192,7 +192,7 @@ import Testing
         #expect(message.defectCodes == [.nestingTooDeep])
     }
 
-    @Test func partCountIsLimited() {
+    @Test func partCountIsLimited() throws {
         var text = "Content-Type: multipart/mixed; boundary=b\n\n"
         for index in 0..<50 { text += "--b\n\npart \(index)\n" }
         text += "--b--\n"
@@ -200,6 +200,12 @@ import Testing
         #expect(message.root.children.count == 19)
         #expect(message.root.children.last?.text == "part 18")
         #expect(message.defects.map(\.detail) == ["more than 20 parts; 31 part(s) of multipart/mixed left out"])
+
+        let digest = MIMEMessage(bytes: try MIMEFixtures.bytes("digest.eml"), limits: MIMELimits(maxParts: 2))
+        #expect(digest.root.flattened.map(\.path) == ["", "1"])
+        #expect(digest.defects.map(\.detail) == [
+            "more than 2 parts; 1 part(s) of multipart/digest left out", "more than 2 parts; the enclosed message left out",
+        ])
     }
 
     @Test func nestedBoundaryExtendingTheOuterOneIsNotADelimiter() {
