@@ -36,8 +36,12 @@ struct MIMEParameterizedValue {
                 plain[name] = parameterValue
             }
         }
-        parameters = plain.mapValues { EncodedWords.decode($0, defects: &defects, part: part, context: field) }
-        for (base, parts) in segments {
+        // Sorted by name, so that defects come in the same order on every run.
+        parameters = [:]
+        for (name, plainValue) in plain.sorted(by: { $0.key < $1.key }) {
+            parameters[name] = EncodedWords.decode(plainValue, defects: &defects, part: part, context: field)
+        }
+        for (base, parts) in segments.sorted(by: { $0.key < $1.key }) {
             parameters[base] = Self.joinSegments(parts, name: base, field: field, part: part, defects: &defects)
         }
     }
