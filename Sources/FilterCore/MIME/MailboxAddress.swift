@@ -1,3 +1,5 @@
+import Foundation
+
 /// One mailbox from an address header (`From`, `To`, `Cc`, `Reply-To`, ...).
 public struct MailboxAddress: Sendable, Hashable, CustomStringConvertible {
     /// The display name, RFC 2047 decoded (`Jörg Müller`), or `nil` when there is none. For the
@@ -282,7 +284,7 @@ struct AddressListParser {
         }
         var ignored: [MIMEDefect] = []
         let decoded = EncodedWords.decode(text, defects: &ignored, part: "", context: "display name")
-        let trimmed = decoded.trimmingASCIIWhitespace()
+        let trimmed = decoded.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
     }
 
@@ -308,16 +310,5 @@ struct AddressListParser {
         default:
             "!#$%&'*+-/=?^_`{|}~".utf8.contains(byte)
         }
-    }
-}
-
-extension String {
-    /// The string without leading and trailing spaces, tabs and line ends.
-    func trimmingASCIIWhitespace() -> String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !" \t\r\n".unicodeScalars.contains($0) }),
-            let last = scalars.lastIndex(where: { !" \t\r\n".unicodeScalars.contains($0) })
-        else { return "" }
-        return String(scalars[first...last])
     }
 }

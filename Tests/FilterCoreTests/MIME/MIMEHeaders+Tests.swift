@@ -64,7 +64,7 @@ import Testing
 
     @Test func manyUnterminatedEncodedWordMarkersStayLinear() {
         // No `?=` anywhere: each `=?` starts a word that never ends.
-        let value = String(repeating: "=?utf-8?q?x ", count: 100_000).trimmingASCIIWhitespace()
+        let value = String(String(repeating: "=?utf-8?q?x ", count: 100_000).dropLast())
         let message = MIMEMessage(bytes: Array("Subject: \(value)\r\n\r\n".utf8))
         let unchanged = message.subject == value
         #expect(unchanged)
