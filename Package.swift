@@ -106,6 +106,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "mime-bench",
+            dependencies: [
+                "FilterCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "FilterCoreTests",
             dependencies: [
@@ -114,6 +122,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["MIME/Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(
