@@ -36,6 +36,7 @@ public struct ProcessorRegistry: Sendable {
         registry.register(SpamAssassin.self)
         registry.register(ClamAV.self)
         registry.register(Rspamd.self)
+        registry.register(Rules.self)
         return registry
     }
 
