@@ -56,9 +56,14 @@ let package = Package(
             dependencies: ["FilterCore", "CRabbitMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "FilterProcessors",
-            dependencies: ["FilterCore"],
+            dependencies: ["FilterCore", "CCrypto"],
             swiftSettings: strictSettings
         ),
         .target(

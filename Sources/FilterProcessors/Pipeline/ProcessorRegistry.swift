@@ -33,6 +33,11 @@ public struct ProcessorRegistry: Sendable {
     public static var builtIn: ProcessorRegistry {
         var registry = ProcessorRegistry()
         registry.register(SenderList.self)
+        registry.register(Webhook.self)
+        registry.register(Notify.self)
+        registry.register(MessageOutput.self)
+        registry.register(Forward.self)
+        registry.register(Delay.self)
         return registry
     }
 
