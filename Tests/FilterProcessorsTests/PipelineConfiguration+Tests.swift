@@ -51,8 +51,8 @@ private struct Custom: ConfigurableProcessor {
     }
 
     @Test(arguments: [
-        (#"[{"type": "nope"}]"#, "pipeline entry 1: unknown processor type \"nope\"; known: sender-list"),
-        (#"[{"block": ["@x.example"]}]"#, "pipeline entry 1: `type` is missing; known types: sender-list"),
+        (#"[{"type": "nope"}]"#, "pipeline entry 1: unknown processor type \"nope\"; known: delay, forward, notify, output, sender-list, webhook"),
+        (#"[{"block": ["@x.example"]}]"#, "pipeline entry 1: `type` is missing; known types: delay, forward, notify, output, sender-list, webhook"),
         (#"[{"type": "sender-list", "blok": ["@x.example"]}]"#,
          "pipeline entry 1: sender-list: unknown option blok; known: allow, allow_action, block, block_action, name, on_error, timeout, type"),
         (#"[{"type": "sender-list", "block": ["@x.example"]}, {"type": "sender-list", "block": ["user@"]}]"#,
