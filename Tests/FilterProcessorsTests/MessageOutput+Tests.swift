@@ -73,6 +73,11 @@ import Testing
         }
     }
 
+    @Test func hostNamesAreEscapedForMaildir() {
+        #expect(MessageOutput.maildirHostName("a/b:c") == "a\\057b\\072c")
+        #expect(!MessageOutput.localHostName().isEmpty)
+    }
+
     @Test(arguments: [
         ("Q1.0", "Q1.0"), ("a/b", "a%2Fb"), (".hidden", "%2Ehidden"), ("x:y", "x%3Ay"), ("é", "%C3%A9"),
         (String(repeating: "x", count: 201), "sha256-" + Digest.hex(Digest.sha256(Array(String(repeating: "x", count: 201).utf8)))),
@@ -91,7 +96,7 @@ import Testing
                 #expect(FileManager.default.fileExists(atPath: directory + "/" + subdirectory, isDirectory: &isDirectory) && isDirectory.boolValue)
             }
             let files = try listing(directory).keys.sorted()
-            let host = MessageOutput.maildirHostName(ProcessInfo.processInfo.hostName)
+            let host = MessageOutput.maildirHostName(MessageOutput.localHostName())
             #expect(files == ["new/1700000000.RQ9.0.\(host)"])
             let contents = try #require(FileManager.default.contents(atPath: directory + "/" + files[0]))
             #expect(String(decoding: contents, as: UTF8.self)

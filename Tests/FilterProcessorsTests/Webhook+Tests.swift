@@ -79,9 +79,10 @@ import Testing
         }
     }
 
-    @Test func a500IsRetriedWithTheSameKey() async throws {
+    @Test(arguments: [500, 503, 429])
+    func aTransientStatusIsRetriedWithTheSameKey(status: Int) async throws {
         try await WebhookReceiver.with(secret: "k") { receiver in
-            let hook = try webhook([receiver.url("/hook?fail=500x1")], secret: "k", retries: 2)
+            let hook = try webhook([receiver.url("/hook?fail=\(status)x1")], secret: "k", retries: 2)
             _ = try await hook.process(.fixture(id: "Q2.0"), verdict: Verdict())
             let received = try await receiver.received()
             #expect(received.map(\.attempt) == [1, 2])
@@ -101,11 +102,12 @@ import Testing
         }
     }
 
-    @Test func a400IsNotRetried() async throws {
+    @Test(arguments: [400, 404, 422])
+    func aClientErrorIsNotRetried(status: Int) async throws {
         try await WebhookReceiver.with { receiver in
-            let hook = try webhook([receiver.url("/hook?fail=400x1")], retries: 2)
+            let hook = try webhook([receiver.url("/hook?fail=\(status)x1")], retries: 2)
             await #expect(performing: { try await hook.process(.fixture(), verdict: Verdict()) }, throws: { error in
-                (error as? WebhookError)?.status == 400
+                (error as? WebhookError)?.status == status && (error as? WebhookError)?.message.contains("attempt") == false
             })
             #expect(try await receiver.received().count == 1)
         }

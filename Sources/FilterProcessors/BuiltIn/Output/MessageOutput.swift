@@ -60,7 +60,7 @@ public struct MessageOutput: ConfigurableProcessor {
         self.name = name
         directory = options.directory
         self.formats = formats
-        hostName = Self.maildirHostName(ProcessInfo.processInfo.hostName)
+        hostName = Self.maildirHostName(Self.localHostName())
     }
 
     public func process(_ request: ProcessorRequest, verdict: Verdict) async throws -> ProcessorOutcome {
@@ -105,6 +105,14 @@ public struct MessageOutput: ConfigurableProcessor {
             contents.append(raw[index])
         }
         return contents
+    }
+
+    /// This machine's name from `gethostname(2)`: no resolver is asked, so loading never waits
+    /// on DNS.
+    static func localHostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The host part of a Maildir name: `/` and `:` written as `\057` and `\072`, as the
