@@ -10,7 +10,8 @@ import FoundationNetworking
 /// `request_timeout`, `retries`, `retry_delay`, `secret` and `secret_file`, read from the same
 /// pipeline entry as the processor's own options.
 public struct WebhookDeliveryOptions: Decodable, Sendable {
-    /// Seconds one attempt may take, from connecting to the last byte of the answer; default 8 (three attempts and their delays fit in a step's default 30 s).
+    /// Seconds one attempt may take, from connecting to the last byte of the answer; default 8
+    /// (three attempts and their delays fit in a step's default 30 s).
     public var requestTimeout: Double?
     /// Attempts after the first, on connection errors, timeouts, 5xx and 429; default 2.
     public var retries: Int?
