@@ -84,7 +84,7 @@ import Testing
          "pipeline entry 1: notify.template: unknown variable {{nope}}; known: action, client_address, client_name, from, helo, id, queue_id, recipient, score, sender, size, subject, tags"),
         (#"{"type": "notify", "url": "http://chat.example/", "template": "{{sender"}"#, "pipeline entry 1: notify.template: \"{{\" is not closed by \"}}\""),
         (#"{"type": "notify", "url": "http://chat.example/", "when": {"tag": ["x"]}}"#,
-         "pipeline entry 1: when: unknown condition tag; known: score_at_least, senders, tags"),
+         "pipeline entry 1: notify: `when`: unknown condition tag; known: score_at_least, senders, tags"),
         (#"{"type": "notify", "url": "http://chat.example/", "action": "shout"}"#,
          "pipeline entry 1: notify.action: \"shout\" is not an action; use one of pass, deny, spam, virus, forward, quarantine, pending"),
         (#"{"type": "notify", "url": "mailto:x@example.org"}"#, "pipeline entry 1: notify.url: \"mailto:x@example.org\" is not an http or https URL with a host"),

@@ -144,6 +144,19 @@ import Testing
         }
     }
 
+    @Test func cancellingTheTaskCancelsTheTransfer() async throws {
+        try await WebhookReceiver.with { receiver in
+            let hook = try webhook([receiver.url("/hook?delay=30")], requestTimeout: 60, retries: 0)
+            let task = Task { try await hook.process(.fixture(), verdict: Verdict()) }
+            while try await receiver.received().isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            task.cancel()
+            // A transfer that ignored cancellation would end after 30 s with the receiver's 200.
+            await #expect(performing: { try await task.value }, throws: { ($0 as? WebhookError)?.code == .cancelled })
+        }
+    }
+
     @Test func theAnswerDecides() async throws {
         try await WebhookReceiver.with { receiver in
             let answer = #"{"action": "spam", "reason": "looks like spam", "score": 6.5, "tags": ["hooked"]}"#

@@ -86,7 +86,8 @@ public struct Notify: ConfigurableProcessor {
             let known = Set(CodingKeys.allCases.map(\.rawValue))
             let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).filter { !known.contains($0) }
             guard unknown.isEmpty else {
-                throw ProcessorConfigurationError("when: unknown condition \(unknown.sorted().joined(separator: ", ")); known: \(known.sorted().joined(separator: ", "))")
+                let problem = "unknown condition \(unknown.sorted().joined(separator: ", ")); known: \(known.sorted().joined(separator: ", "))"
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: problem))
             }
             let container = try decoder.container(keyedBy: CodingKeys.self)
             tags = try container.decodeIfPresent([String].self, forKey: .tags)
