@@ -56,10 +56,15 @@ let package = Package(
             dependencies: ["FilterCore", "CRabbitMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "FilterProcessors",
             dependencies: [
-                "FilterCore",
+                "FilterCore", "CCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -19,6 +19,7 @@ readonly PACKAGES=(
     python3-pika         # Examples/python: the second implementation of wire protocol v1
     python3-jsonschema   # Examples/python/test_protocol.py validates against docs/schema (draft 2020-12)
     libcurl4-openssl-dev # HTTP for processors and webhooks
+    libssl-dev           # CCrypto system library target: HMAC-SHA256 webhook signatures
     openssl        # test CA and certificates for the RabbitMQ TLS tests
     procps         # pgrep/ps in tests
     iproute2       # ss for diagnosing port use

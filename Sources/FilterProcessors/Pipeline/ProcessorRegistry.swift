@@ -37,6 +37,11 @@ public struct ProcessorRegistry: Sendable {
         registry.register(ClamAV.self)
         registry.register(Rspamd.self)
         registry.register(Rules.self)
+        registry.register(Webhook.self)
+        registry.register(Notify.self)
+        registry.register(MessageOutput.self)
+        registry.register(Forward.self)
+        registry.register(Delay.self)
         return registry
     }
 
