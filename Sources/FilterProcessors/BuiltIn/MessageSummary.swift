@@ -19,9 +19,9 @@ struct MessageSummary: Encodable {
     var size: Int
     /// Whether the message the client received was cut.
     var truncated: Bool
-    /// The raw `Subject` field, unfolded, not RFC 2047-decoded.
+    /// The `Subject` field, unfolded and RFC 2047-decoded.
     var subject: String?
-    /// The raw `From` field, unfolded, not RFC 2047-decoded.
+    /// The `From` field, unfolded and RFC 2047-decoded.
     var from: String?
     /// The verdict of the processors before.
     var verdict: VerdictSummary
@@ -36,7 +36,7 @@ struct MessageSummary: Encodable {
 
     init(_ request: ProcessorRequest, verdict: Verdict) {
         let metadata = request.metadata
-        let header = TopHeader(request.rawMessage)
+        let headers = request.message.headers
         id = metadata.id
         queueId = metadata.queueId
         received = metadata.received
@@ -44,8 +44,8 @@ struct MessageSummary: Encodable {
         client = metadata.client
         size = metadata.size
         truncated = metadata.truncated
-        subject = header.first("Subject")
-        from = header.first("From")
+        subject = headers["Subject"]
+        from = headers["From"]
         self.verdict = VerdictSummary(score: verdict.score, tags: verdict.tags, addHeaders: verdict.addHeaders, subjectTag: verdict.subjectTag)
     }
 
@@ -53,48 +53,5 @@ struct MessageSummary: Encodable {
     /// - Throws: ``WireProtocolError`` when the score is not a finite number.
     func json() throws(WireProtocolError) -> [UInt8] {
         try WireJSON.encode(self)
-    }
-}
-
-/// The top header block of a raw message, read minimally: fields unfolded, values as UTF-8
-/// (invalid bytes replaced), no RFC 2047 decoding. Enough for a subject line in a summary or a
-/// chat message until processors get the MIME view.
-struct TopHeader {
-    /// `(name, value)` in order.
-    private(set) var fields: [(name: String, value: String)] = []
-
-    /// At most this many octets of a message are read for its header (256 KiB).
-    static let maximumOctets = 256 * 1024
-
-    /// Reads the header of `raw`, up to the first empty line.
-    init(_ raw: [UInt8]) {
-        let end = min(raw.count, Self.maximumOctets)
-        var lines: [ArraySlice<UInt8>] = []
-        var start = 0
-        var index = 0
-        while index < end {
-            if raw[index] == UInt8(ascii: "\n") {
-                var line = raw[start..<index]
-                if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-                if line.isEmpty { break }
-                lines.append(line)
-                start = index + 1
-            }
-            index += 1
-        }
-        for line in lines {
-            if let first = line.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
-                guard !fields.isEmpty else { continue }
-                fields[fields.count - 1].value += String(decoding: line, as: UTF8.self)
-            } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-                let name = String(decoding: line[..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                fields.append((name, String(decoding: line[(colon + 1)...], as: UTF8.self)))
-            }
-        }
-    }
-
-    /// The value of the first field called `name` (ignoring case), trimmed; `nil` when absent.
-    func first(_ name: String) -> String? {
-        fields.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value.trimmingCharacters(in: .whitespaces)
     }
 }

@@ -215,12 +215,12 @@ struct MessageTemplate: Sendable {
 
     /// The values of the variables for `request`.
     static func values(_ request: ProcessorRequest, verdict: Verdict, action: String) -> [String: String] {
-        let header = TopHeader(request.rawMessage)
+        let headers = request.message.headers
         let metadata = request.metadata
         return [
             "id": metadata.id, "queue_id": metadata.queueId,
             "sender": metadata.envelope.mailFrom.isEmpty ? "<>" : metadata.envelope.mailFrom,
-            "recipient": metadata.envelope.recipient, "subject": header.first("Subject") ?? "", "from": header.first("From") ?? "",
+            "recipient": metadata.envelope.recipient, "subject": headers["Subject"] ?? "", "from": headers["From"] ?? "",
             "client_address": metadata.client.address ?? "", "client_name": metadata.client.name ?? "", "helo": metadata.client.helo ?? "",
             "size": String(metadata.size), "score": verdict.score.map(formatScore) ?? "", "tags": verdict.tags.joined(separator: ", "),
             "action": action,
