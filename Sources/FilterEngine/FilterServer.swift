@@ -1,4 +1,5 @@
 import FilterCore
+import FilterQuarantine
 import FilterQueue
 import FilterSMTP
 import Foundation
@@ -33,18 +34,25 @@ public final class FilterServer: Service, Sendable {
 
     /// Asks owners over the transport; `nil` without one.
     private let coordinator: DecisionCoordinator?
+    /// The quarantine store (by default in `<spool>/quarantine`); `nil` when disabled.
+    public let quarantine: QuarantineStore?
+    /// Releases, deletions, expiry and digests of the quarantine.
+    let quarantineService: QuarantineService?
 
     /// Creates the server and opens (creating if needed) its spool.
     /// - Parameters:
     ///   - configuration: The settings.
     ///   - transport: The broker session owners are asked through, logged in as this server;
     ///     without one every recipient gets `configuration.filtering.defaultAction` (pass).
+    ///   - quarantine: Where and how the quarantine is kept.
     ///   - eventLoopGroup: Where SMTP and delivery run.
     ///   - logger: Where the server logs.
-    /// - Throws: ``SpoolError`` when the spool directory cannot be used.
+    /// - Throws: ``SpoolError`` when the spool directory cannot be used, `QuarantineError`
+    ///   when the quarantine store cannot.
     public init(
         configuration: FilterServerConfiguration,
         transport: (any FilterTransport)? = nil,
+        quarantine: QuarantineConfiguration = QuarantineConfiguration(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) throws {
@@ -60,6 +68,21 @@ public final class FilterServer: Service, Sendable {
         self.fileThreadPool = fileThreadPool
         do {
             self.spool = try Spool(configuration: SpoolConfiguration(directory: configuration.spoolDirectory), threadPool: fileThreadPool)
+        } catch {
+            fileThreadPool.shutdownGracefully { _ in }
+            throw error
+        }
+        do {
+            let store = try quarantine.isEnabled ? QuarantineStore(
+                directory: quarantine.resolvedDirectory(spoolDirectory: configuration.spoolDirectory),
+                retention: quarantine.retention) : nil
+            let (spool, queue) = (self.spool, self.queue)
+            self.quarantine = store
+            self.quarantineService = store.map {
+                QuarantineService(
+                    store: $0, spool: spool, queue: queue, configuration: quarantine, hostname: configuration.hostname,
+                    logger: logger)
+            }
         } catch {
             fileThreadPool.shutdownGracefully { _ in }
             throw error
@@ -103,6 +126,9 @@ public final class FilterServer: Service, Sendable {
                             }
                         }
                         workerGroup.addTask { await self.runRetryClock() }
+                        if let quarantine = self.quarantineService {
+                            workerGroup.addTask { await quarantine.runMaintenance { await self.queue.isClosedForWork } }
+                        }
                     }
                 }
                 group.addTask { await control.run() }
