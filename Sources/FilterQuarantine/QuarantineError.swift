@@ -24,6 +24,8 @@ public struct QuarantineError: Error, Sendable, CustomStringConvertible {
         public static let invalidArgument = Code(rawValue: "invalidArgument")
         /// The store was opened read-only and was asked to change something.
         public static let readOnly = Code(rawValue: "readOnly")
+        /// Another operation on the same entry is in progress.
+        public static let busy = Code(rawValue: "busy")
         /// Stored data is unusable: a message file whose size differs from its row, an
         /// envelope that is not valid JSON.
         public static let corrupt = Code(rawValue: "corrupt")

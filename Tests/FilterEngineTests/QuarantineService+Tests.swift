@@ -131,6 +131,32 @@ import Testing
         }
     }
 
+    @Test func twoReleasesOfOneEntryAtOnceDeliverItOnce() async throws {
+        try await withSpool { spool in
+            try await withNextHop { hop, hopPort in
+                let server = try FilterServer(configuration: configuration(nextHopPort: hopPort, spool: spool), logger: logger)
+                let store = try #require(server.quarantine)
+                try await quarantine(store, id: "RACE.0", recipient: "alice@example.com", subject: "once")
+                let handler = ControlHandler(server: server)
+                try await whileRunning({ try await server.run() }) {
+                    let request = ControlRequest(command: .quarantineRelease, quarantineID: "RACE.0")
+                    async let first = handler.handle(request)
+                    async let second = handler.handle(request)
+                    let responses = await [first, second]
+                    #expect(responses.filter(\.ok).count == 1)
+                    let refused = try #require(responses.first { !$0.ok })
+                    #expect(
+                        refused.message == "RACE.0: no such entry in the quarantine"
+                            || refused.message.hasSuffix("another command on RACE.0 is in progress; try again"))
+                    try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
+                    try await waitFor { !hop.messages.withLockedValue { $0.isEmpty } }
+                    #expect(hop.messages.withLockedValue { $0.count } == 1)
+                    #expect(try await store.list().isEmpty)
+                }
+            }
+        }
+    }
+
     @Test func digestsGoOutPerRecipientOnceDueAndOnlyForNewEntries() async throws {
         try await withSpool { spool in
             try await withNextHop { hop, hopPort in

@@ -5,10 +5,15 @@ import Logging
 import NIOCore
 
 /// The server's side of the quarantine: releases and deletions for the control socket,
-/// periodic expiry and digests. An actor, so that two commands about the same entry never
-/// interleave (a release cannot be spooled twice).
+/// periodic expiry and digests.
+///
+/// A command claims its entry for its whole duration (across its suspension points, where the
+/// actor would otherwise let another command in): a second command on the same entry meanwhile
+/// is refused, so a release can never be spooled twice.
 actor QuarantineService {
     let store: QuarantineStore
+    /// Entries a release or deletion is working on.
+    private var claimed: Set<String> = []
     private let spool: Spool
     private let queue: DeliveryQueue
     private let configuration: QuarantineConfiguration
@@ -34,6 +39,8 @@ actor QuarantineService {
     /// - Returns: The entry and the queue id of the new spool message, or `nil` for an
     ///   unknown id.
     func release(_ id: String) async throws -> (QuarantineEntry, QueueID)? {
+        try claim(id)
+        defer { claimed.remove(id) }
         guard let entry = try await store.entry(id) else { return nil }
         let message = try await store.message(id)
         let spooled = try await spoolPreDecided(message, envelope: entry.envelope, source: .released)
@@ -50,11 +57,19 @@ actor QuarantineService {
     /// Deletes an entry without delivering it.
     /// - Returns: Whether it existed.
     func delete(_ id: String) async throws -> Bool {
+        try claim(id)
+        defer { claimed.remove(id) }
         let deleted = try await store.delete(id)
         if deleted {
             logger.notice("Deleted from the quarantine by the operator", metadata: ["quarantine.id": "\(id)"])
         }
         return deleted
+    }
+
+    private func claim(_ id: String) throws(QuarantineError) {
+        guard claimed.insert(id).inserted else {
+            throw QuarantineError(code: .busy, message: "another command on \(id) is in progress; try again")
+        }
     }
 
     // MARK: - Periodic work
@@ -114,8 +129,10 @@ actor QuarantineService {
                 }
                 let message = composer.compose(recipient: batch.recipient, items: items, date: now)
                 // The null reverse-path, as for DSNs: a digest that cannot be delivered must
-                // not bounce back into a loop.
-                let envelope = Envelope(mailFrom: "", recipients: [EnvelopeRecipient(address: batch.recipient)])
+                // not bounce back into a loop. An internationalized address needs SMTPUTF8.
+                let envelope = Envelope(
+                    mailFrom: "", parameters: MailParameters(smtpUTF8: !batch.recipient.allSatisfy(\.isASCII)),
+                    recipients: [EnvelopeRecipient(address: batch.recipient)])
                 let spooled = try await spoolPreDecided(message, envelope: envelope, source: .digest)
                 try await store.recordDigest(batch, sentAt: now)
                 sent += 1
