@@ -73,16 +73,9 @@ public final class FilterServer: Service, Sendable {
             throw error
         }
         do {
-            let store = try quarantine.isEnabled ? QuarantineStore(
-                directory: quarantine.resolvedDirectory(spoolDirectory: configuration.spoolDirectory),
-                retention: quarantine.retention) : nil
-            let (spool, queue) = (self.spool, self.queue)
-            self.quarantine = store
-            self.quarantineService = store.map {
-                QuarantineService(
-                    store: $0, spool: spool, queue: queue, configuration: quarantine, hostname: configuration.hostname,
-                    logger: logger)
-            }
+            quarantineService = try QuarantineService.open(
+                quarantine, server: configuration, spool: spool, queue: queue, logger: logger)
+            self.quarantine = quarantineService?.store
         } catch {
             fileThreadPool.shutdownGracefully { _ in }
             throw error

@@ -114,8 +114,11 @@ struct ControlHandler: Sendable {
     private func handleQuarantine(_ request: ControlRequest, service: QuarantineService) async -> ControlResponse {
         if request.command == .quarantineList {
             do {
-                let entries = try await service.store.list(recipient: request.recipient, since: request.since, limit: request.limit)
-                return ControlResponse(ok: true, message: "\(entries.count) entr\(entries.count == 1 ? "y" : "ies") in the quarantine", quarantineEntries: entries)
+                let entries = try await service.store.list(
+                    recipient: request.recipient, since: request.since, limit: request.limit)
+                return ControlResponse(
+                    ok: true, message: "\(entries.count) entr\(entries.count == 1 ? "y" : "ies") in the quarantine",
+                    quarantineEntries: entries)
             } catch {
                 return ControlResponse(ok: false, message: "\(error)")
             }

@@ -32,6 +32,22 @@ actor QuarantineService {
         self.logger = logger
     }
 
+    /// Opens the store a server's quarantine configuration names (creating it if needed);
+    /// `nil` when the quarantine is disabled.
+    /// - Throws: `QuarantineError` when the store cannot be used.
+    static func open(
+        _ configuration: QuarantineConfiguration, server: FilterServerConfiguration, spool: Spool, queue: DeliveryQueue,
+        logger: Logger
+    ) throws(QuarantineError) -> QuarantineService? {
+        guard configuration.isEnabled else { return nil }
+        let store = try QuarantineStore(
+            directory: configuration.resolvedDirectory(spoolDirectory: server.spoolDirectory),
+            retention: configuration.retention)
+        return QuarantineService(
+            store: store, spool: spool, queue: queue, configuration: configuration, hostname: server.hostname,
+            logger: logger)
+    }
+
     // MARK: - Operator commands
 
     /// Reinjects an entry to its recipient through the normal delivery path, then deletes
