@@ -8,7 +8,7 @@ import Foundation
 struct QuarantineOptions: ParsableArguments {
     @OptionGroup var spool: SpoolOptions
 
-    @Option(name: .long, help: "The quarantine directory (default: quarantine in the spool directory).")
+    @Option(name: .long, help: "The quarantine directory read when no server runs (default: quarantine in the spool directory).")
     var quarantine: String?
 
     var directory: String { quarantine ?? spool.spool + "/quarantine" }
