@@ -7,8 +7,8 @@ import Foundation
 struct Filterctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filterctl",
-        abstract: "Operate the Email Content Filter: its spool, its broker and its users (and later its quarantine); inspect messages.",
-        subcommands: [SpoolCommand.self, SetupCommand.self, UserCommand.self, InspectCommand.self]
+        abstract: "Operate the Email Content Filter: its spool, its quarantine, its broker and its users; inspect messages.",
+        subcommands: [SpoolCommand.self, QuarantineCommand.self, SetupCommand.self, UserCommand.self, InspectCommand.self]
     )
 }
 
