@@ -44,7 +44,6 @@ public final class FilterServer: Service, Sendable {
     ///   - configuration: The settings.
     ///   - transport: The broker session owners are asked through, logged in as this server;
     ///     without one every recipient gets `configuration.filtering.defaultAction` (pass).
-    ///   - quarantine: Where and how the quarantine is kept.
     ///   - eventLoopGroup: Where SMTP and delivery run.
     ///   - logger: Where the server logs.
     /// - Throws: ``SpoolError`` when the spool directory cannot be used, `QuarantineError`
@@ -52,7 +51,6 @@ public final class FilterServer: Service, Sendable {
     public init(
         configuration: FilterServerConfiguration,
         transport: (any FilterTransport)? = nil,
-        quarantine: QuarantineConfiguration = QuarantineConfiguration(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) throws {
@@ -74,7 +72,7 @@ public final class FilterServer: Service, Sendable {
         }
         do {
             quarantineService = try QuarantineService.open(
-                quarantine, server: configuration, spool: spool, queue: queue, logger: logger)
+                configuration.quarantine, server: configuration, spool: spool, queue: queue, logger: logger)
             self.quarantine = quarantineService?.store
         } catch {
             fileThreadPool.shutdownGracefully { _ in }

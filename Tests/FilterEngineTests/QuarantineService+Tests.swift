@@ -14,8 +14,11 @@ import Testing
 @Suite(.serialized) struct QuarantineServiceTests {
     let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
-    private func configuration(nextHopPort: Int, spool: String) -> FilterServerConfiguration {
+    private func configuration(
+        nextHopPort: Int, spool: String, quarantine: QuarantineConfiguration = QuarantineConfiguration()
+    ) -> FilterServerConfiguration {
         var configuration = FilterServerConfiguration(hostname: "filter.test")
+        configuration.quarantine = quarantine
         configuration.smtp.port = 0
         configuration.nextHop = .init(host: "127.0.0.1", port: nextHopPort)
         configuration.spoolDirectory = spool
@@ -161,8 +164,9 @@ import Testing
         try await withSpool { spool in
             try await withNextHop { hop, hopPort in
                 let server = try FilterServer(
-                    configuration: configuration(nextHopPort: hopPort, spool: spool),
-                    quarantine: QuarantineConfiguration(digestInterval: .seconds(1), digestFrom: "quarantine@example.com"),
+                    configuration: configuration(
+                        nextHopPort: hopPort, spool: spool,
+                        quarantine: QuarantineConfiguration(digestInterval: .seconds(1), digestFrom: "quarantine@example.com")),
                     logger: logger)
                 let store = try #require(server.quarantine)
                 let past = Date().addingTimeInterval(-60)
@@ -204,8 +208,9 @@ import Testing
         try await withSpool { spool in
             try await withNextHop { _, hopPort in
                 let server = try FilterServer(
-                    configuration: configuration(nextHopPort: hopPort, spool: spool),
-                    quarantine: QuarantineConfiguration(retention: .seconds(1), expiryInterval: .seconds(1), digestInterval: .zero),
+                    configuration: configuration(
+                        nextHopPort: hopPort, spool: spool,
+                        quarantine: QuarantineConfiguration(retention: .seconds(1), expiryInterval: .seconds(1), digestInterval: .zero)),
                     logger: logger)
                 let store = try #require(server.quarantine)
                 try await whileRunning({ try await server.run() }) {
@@ -221,7 +226,7 @@ import Testing
     @Test func aDisabledQuarantineIsAnsweredAsSuch() async throws {
         try await withSpool { spool in
             let server = try FilterServer(
-                configuration: configuration(nextHopPort: 1, spool: spool), quarantine: QuarantineConfiguration(isEnabled: false),
+                configuration: configuration(nextHopPort: 1, spool: spool, quarantine: QuarantineConfiguration(isEnabled: false)),
                 logger: logger)
             #expect(server.quarantine == nil)
             let response = await ControlHandler(server: server).handle(ControlRequest(command: .quarantineList))
