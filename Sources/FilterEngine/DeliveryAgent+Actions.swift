@@ -56,12 +56,30 @@ extension DeliveryAgent {
             await putInQuarantine(&entry, at: index, action: action, reason: reason, message: &message, now: now, logger: logger)
             return nil
         case .hold(let until):
-            if entry.recipients[index].heldSince == nil { entry.recipients[index].heldSince = now }
+            let heldSince = entry.recipients[index].heldSince ?? now
+            entry.recipients[index].heldSince = heldSince
             entry.recipients[index].heldUntil = until
             entry.recipients[index].record(.held, detail: "pending (\(source)); asking again at \(RFC5322Date.format(until))", at: now)
             logger.info("Held; the owner will be asked again", metadata: ["until": "\(RFC5322Date.format(until))"])
-            return nil
+            return delayNotice(for: &entry, at: index, heldSince: heldSince, now: now)
         }
+    }
+
+    /// The "delayed" report for a recipient held longer than the owner's delay-notice time,
+    /// once, and only when its NOTIFY explicitly asks for delays (RFC 3461 §4.1): a hold is
+    /// the filter's choice, so nobody is told about it unasked.
+    private func delayNotice(for entry: inout SpoolEntry, at index: Int, heldSince: Date, now: Date) -> RecipientOutcome? {
+        let recipient = entry.envelope.recipients[index]
+        let policy = configuration.filtering.actions(for: configuration.filtering.owners.owner(of: recipient.address))
+        guard recipient.notify?.contains(.delay) == true, entry.recipients[index].delayReportedAt == nil,
+            now.timeIntervalSince(heldSince) >= policy.delayNoticeAfter.timeInterval
+        else { return nil }
+        entry.recipients[index].delayReportedAt = now
+        let giveUp = heldSince.addingTimeInterval(policy.maximumHold.timeInterval)
+        return RecipientOutcome(
+            recipient: recipient, action: .delayed, status: .init(4, 7, 0),
+            diagnostic: .filter("the recipient's mail filter is holding the message; it decides by \(RFC5322Date.format(giveUp))"),
+            remoteMTA: nil, lastAttemptDate: now, willRetryUntil: giveUp)
     }
 
     /// Puts the message into the quarantine store for one recipient, then records it; sends

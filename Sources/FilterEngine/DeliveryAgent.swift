@@ -109,9 +109,15 @@ final class DeliveryAgent: Sendable {
         }
         if !failures.isEmpty, await !spoolDSN(for: entry, failures: failures, logger: logger) {
             // Without a durable DSN a failure must not become final: keep those recipients
-            // deferred, so the next attempt decides (and reports) again.
-            for index in entry.recipients.indices where failures.contains(where: { $0.recipient == entry.envelope.recipients[index] }) {
-                entry.recipients[index].state = .deferred
+            // deferred, so the next attempt decides (and reports) again; a delay is reported
+            // at the next hold instead.
+            for outcome in failures {
+                guard let index = entry.envelope.recipients.firstIndex(of: outcome.recipient) else { continue }
+                if outcome.action == .delayed {
+                    entry.recipients[index].delayReportedAt = nil
+                } else {
+                    entry.recipients[index].state = .deferred
+                }
             }
         }
         if entry.isFinal {

@@ -11,6 +11,7 @@ struct ActionPolicySection: Codable {
     var forward: Forward?
     var maxHold: Double?
     var retryAfter: Double?
+    var delayNoticeAfter: Double?
 
     struct Spam: Codable {
         var subjectTag: String?
@@ -34,6 +35,7 @@ struct ActionPolicySection: Codable {
     enum CodingKeys: String, CodingKey {
         case deny, spam, virus, forward
         case discloseReason = "disclose_reason", maxHold = "max_hold", retryAfter = "retry_after"
+        case delayNoticeAfter = "delay_notice_after"
     }
 
     /// The override these keys make; `key` is the section's path for error messages.
@@ -52,8 +54,8 @@ struct ActionPolicySection: Codable {
             return value
         }
         override.maximumHold = try maxHold.map { try ServerConfigurationFile.seconds($0, key + ["max_hold"]) }
-        if retryAfter != nil, key.contains("owners") {
-            throw ConfigurationError(key: key + ["retry_after"], "is a server-wide setting; set it under filtering.actions")
+        for (value, name) in [(retryAfter, "retry_after"), (delayNoticeAfter, "delay_notice_after")] where value != nil && key.contains("owners") {
+            throw ConfigurationError(key: key + [name], "is a server-wide setting; set it under filtering.actions")
         }
         return override
     }
@@ -62,6 +64,9 @@ struct ActionPolicySection: Codable {
     func makePolicy(key: [String]) throws -> ActionPolicy {
         var policy = ActionPolicy().applying(try makeOverride(key: key))
         if let retryAfter { policy.defaultRetryAfter = try ServerConfigurationFile.seconds(retryAfter, key + ["retry_after"]) }
+        if let delayNoticeAfter {
+            policy.delayNoticeAfter = try ServerConfigurationFile.seconds(delayNoticeAfter, key + ["delay_notice_after"])
+        }
         return policy
     }
 

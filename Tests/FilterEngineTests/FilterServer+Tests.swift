@@ -48,14 +48,15 @@ private final class SeenRequests: Sendable {
     }
 
     private func send(
-        to port: Int, subject: String, from sender: String = "a@example.test", recipients: [String] = ["b@example.test"]
+        to port: Int, subject: String, from sender: String = "a@example.test", recipients: [String] = ["b@example.test"],
+        notify: DSNNotify? = nil
     ) async throws -> TransactionResult {
         let client = SMTPClient(configuration: SMTPClientConfiguration(heloName: "sender.test", port: port))
         defer { Task { await client.shutdown() } }
         let message = "From: \(sender)\r\nTo: b@example.test\r\nSubject: \(subject)\r\n\r\nHello\r\n"
         return try await client.send(
             OutboundTransaction(
-                mailFrom: sender, recipients: recipients.map { EnvelopeRecipient(address: $0) },
+                mailFrom: sender, recipients: recipients.map { EnvelopeRecipient(address: $0, notify: notify) },
                 client: ClientInfo(name: "origin.example", address: "192.0.2.7"),
                 content: .bytes(ByteBuffer(string: message))),
             logger: logger)
@@ -286,6 +287,44 @@ private final class SeenRequests: Sendable {
                 let notices = delivered.filter { $0.0.mailFrom.isEmpty }
                 #expect(notices.flatMap { $0.0.recipients.map(\.address) }.sorted() == ["erin@example.com", "security@example.com"])
                 #expect(notices.allSatisfy { $0.1.contains("Auto-Submitted: auto-generated") && $0.1.contains("Quarantine id: \(virus.id)") })
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// An owner who keeps answering `pending`: with NOTIFY=DELAY the sender gets one "delayed"
+    /// DSN once the hold is longer than the notice time, and at the maximum hold the fallback
+    /// action (pass) delivers the message, its verdict naming the maximum hold.
+    @Test func aLongHoldReportsTheDelayOnceAndEndsWithTheFallback() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-hold-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        try await withNextHop { hop, hopPort in
+            var server = configuration(nextHopPort: hopPort, spool: spool)
+            server.filtering.actions.maximumHold = .seconds(3)
+            server.filtering.actions.delayNoticeAfter = .milliseconds(500)
+            let filter = try EmbeddedFilter(
+                server: server,
+                clients: [
+                    .init(configuration: .init(owner: "hal@example.com"), pipeline: Pipeline([Answering { _ in
+                        .decide(Decision(.pending, retryAfter: 1), verdict: Verdict())
+                    }]))
+                ],
+                logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await filter.run() }
+                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
+                let port = await addresses.next()!.port!
+                #expect(try await send(to: port, subject: "held", recipients: ["hal@example.com"], notify: [.delay, .failure]).dataReply?.code == 250)
+                try await waitFor { hop.messages.withLockedValue { $0.count } >= 2 }
+                let delivered = hop.messages.withLockedValue { $0 }
+                let reports = delivered.filter { $0.0.mailFrom.isEmpty }
+                #expect(reports.count == 1)
+                #expect(reports.first?.0.recipients.map(\.address) == ["a@example.test"])
+                #expect(reports.first?.1.contains("Action: delayed") == true)
+                #expect(reports.first?.1.contains("Status: 4.7.0") == true)
+                let copies = delivered.filter { $0.0.mailFrom == "a@example.test" }
+                #expect(copies.count == 1)
+                #expect(copies.first?.1.contains("X-Filter-Verdict: action=pass; owner=hal@example.com; source=maximum-hold") == true)
                 group.cancelAll()
             }
         }

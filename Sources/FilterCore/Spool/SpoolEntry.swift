@@ -58,6 +58,8 @@ public struct RecipientDelivery: Codable, Sendable, Hashable {
     public var heldSince: Date?
     /// While held (`pending`): when the owner is asked again.
     public var heldUntil: Date?
+    /// When a "delayed" DSN about the hold was sent (NOTIFY=DELAY); at most one per message.
+    public var delayReportedAt: Date?
 
     /// Creates a recipient's progress record.
     public init(

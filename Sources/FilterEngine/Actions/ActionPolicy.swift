@@ -28,6 +28,10 @@ public struct ActionPolicy: Sendable, Hashable {
     public var maximumHold: Duration = .seconds(24 * 3600)
     /// The wait before asking again when a `pending` reply gives no `retryAfter`; default 5 min.
     public var defaultRetryAfter: Duration = .seconds(300)
+    /// A hold longer than this sends the sender one "delayed" DSN when the recipient's NOTIFY
+    /// asks for delays (`NOTIFY=DELAY` given explicitly); default 4 h, Postfix's usual
+    /// `delay_warning_time`.
+    public var delayNoticeAfter: Duration = .seconds(4 * 3600)
 
     /// Creates the default policy.
     public init() {}
