@@ -28,11 +28,15 @@ final class DeliveryAgent: Sendable {
     let planner: DeliveryPlanner
     /// Where quarantined messages go; without one, `virus` and `quarantine` stay deferred.
     let quarantine: (any QuarantineSink)?
+    /// Who hears of each recipient's final outcome (events, metrics); `nil` for nobody.
+    let outcomes: (any OutcomeObserver)?
 
     init(
         spool: Spool, queue: DeliveryQueue, client: SMTPClient, decisions: DecisionStage?,
-        quarantine: (any QuarantineSink)? = nil, configuration: FilterServerConfiguration, logger: Logger
+        quarantine: (any QuarantineSink)? = nil, outcomes: (any OutcomeObserver)? = nil,
+        configuration: FilterServerConfiguration, logger: Logger
     ) {
+        self.outcomes = outcomes
         self.spool = spool
         self.queue = queue
         self.client = client
@@ -70,6 +74,7 @@ final class DeliveryAgent: Sendable {
                 return
             }
         }
+        let wasFinal = entry.recipients.map(\.state.isFinal)
         var message = MessageSource(entry: entry, content: content, spool: spool)
         var failures: [RecipientOutcome] = []
         var copies: [(edits: HeaderEdits?, members: [(index: Int, targets: [EnvelopeRecipient])])] = []
@@ -118,6 +123,11 @@ final class DeliveryAgent: Sendable {
                 } else {
                     entry.recipients[index].state = .deferred
                 }
+            }
+        }
+        if let outcomes {
+            for index in entry.recipients.indices where !wasFinal[index] && entry.recipients[index].state.isFinal {
+                await outcomes.recipientFinished(entry, at: index)
             }
         }
         if entry.isFinal {
