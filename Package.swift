@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "filterctl",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterdCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
