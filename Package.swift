@@ -148,6 +148,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["FilterEngine", "FilterProcessors"],
+            exclude: ["Support/scripted_client.py"],
             swiftSettings: strictSettings
         ),
     ],

@@ -124,8 +124,3 @@ struct PerUserFilteringPostfixTests {
         }
     }
 }
-
-/// The Maildir user of an `example.test` address: its local part.
-private func localPart(_ address: String) -> String {
-    String(address.split(separator: "@").first ?? "")
-}
