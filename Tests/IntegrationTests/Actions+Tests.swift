@@ -349,13 +349,52 @@ struct ActionsTests {
 
     // MARK: - 8. SIGKILL between decision and delivery
 
-    @Test("SIGKILL after the decision and before delivery: delivered once after a restart, not asked again")
-    func killedBetweenDecisionAndDelivery() async throws {
+    @Test("SIGKILL after the decision was saved with a deferred attempt: delivered once after a restart, not asked again")
+    func killedAfterTheDecisionWasSaved() async throws {
+        // The first next hop is a port nobody listens on: the decided message can only be
+        // deferred, and the decision is saved with that outcome.
+        let closedPort = try freePort()
+        try await Self.withCrashedServer(firstNextHop: closedPort) { first, owner in
+            try await waitForListing(first.spoolDirectory) { $0.contains("<\(owner)>:deferred") }
+        } afterRestart: { requests, second in
+            #expect(requests.count == 1, "the decision was lost and asked for again: \(requests)")
+            #expect(second.logLines(containing: "Owner decided").isEmpty, "the restarted server asked again")
+        }
+    }
+
+    @Test("SIGKILL after the decision and before it was saved (next hop silent): asked again with the same id, delivered once")
+    func killedBeforeTheDecisionWasSaved() async throws {
+        // The first next hop accepts connections and never answers: the attempt hangs after
+        // the decision, before its outcome (and the decision with it) is saved.
+        try await SilentListener.withRunning { silent in
+            try await Self.withCrashedServer(firstNextHop: silent.port) { first, owner in
+                try await first.waitForLog(containing: "Owner decided")
+                try await silent.waitForConnection()
+                try await waitForListing(first.spoolDirectory) { $0.contains("<\(owner)>:pending") }
+            } afterRestart: { requests, second in
+                #expect(requests.count == 2, "requests: \(requests)")
+                #expect(Set(requests.map(\.id)).count == 1, "asked again with a new id: \(requests)")
+                #expect(second.logLines(containing: "Owner decided").count == 1)
+            }
+        }
+    }
+
+    /// Starts Postfix and a first filterd that delivers to `firstNextHop`, sends one message
+    /// to an owner whose client passes it with a header of its own, runs `beforeKill` (with
+    /// that filterd and the owner), kills
+    /// that filterd with SIGKILL, checks the spool without a server, then starts a second
+    /// filterd on the same spool that delivers to Postfix: the message must arrive once,
+    /// with the decision's edits. `afterRestart` gets the client's requests for the message.
+    private static func withCrashedServer(
+        firstNextHop: UInt16,
+        beforeKill: (FilterdProcess, String) async throws -> Void,
+        afterRestart: ([ScriptedClient.Request], FilterdProcess) async throws -> Void
+    ) async throws {
         try await BrokerFixture.withFixture { fixture in
             let owner = try await fixture.addOwner("crash")
             let rules = [
                 ScriptedClient.Rule(owner: owner.user, subject: "", replies: [
-                    .init(action: "pass", reason: "decided before the crash", addHeaders: [.init(name: "X-Decided", value: "once")]),
+                    .init(action: "pass", reason: "decided once", addHeaders: [.init(name: "X-Decided", value: "once")]),
                 ]),
             ]
             try await ScriptedClient.withRunning(broker: fixture.broker, owners: [owner], rules: rules) { client in
@@ -367,22 +406,17 @@ struct ActionsTests {
                     let spool = root.appendingPathComponent("spool")
                     let filtering = fixture.filtering(deadline: Self.deadline)
                     let subject = "crash \(UUID().uuidString)"
-                    // First run: the next hop is a port nobody listens on, so the decided
-                    // message can only be deferred, and the decision is saved with that outcome.
-                    let first = try await FilterdProcess(
-                        listenPort: postfix.filterPort, nextHopPort: try freePort(), spoolDirectory: spool,
-                        filtering: filtering)
-                    do {
+                    try await FilterdProcess.withRunning(
+                        listenPort: postfix.filterPort, nextHopPort: firstNextHop, spoolDirectory: spool, filtering: filtering
+                    ) { first in
                         try await Swaks.send(port: postfix.smtpPort, to: [owner.user], subject: subject).requireSuccess()
-                        _ = try await waitForListing(spool) { $0.contains("<\(owner.user)>:deferred") }
+                        try await beforeKill(first, owner.user)
                         kill(first.process.processIdentifier, SIGKILL)
-                        await first.stopAndRemoveFiles()
-                    } catch {
-                        let log = first.log
-                        await first.stopAndRemoveFiles()
-                        throw HarnessError(code: .processFailed, message: "\(error)\nfirst filterd log:\n\(log)")
+                        await first.stop()
                     }
-                    #expect(try client.requests(owner: owner.user, subject: subject).count == 1)
+                    // With no server running, filterctl reads the spool the killed server left.
+                    let listing = try await Filterctl.spool(["list"], spoolDirectory: spool).requireSuccess().standardOutput
+                    #expect(listing.contains("1 message(s) in the spool"), "spool after the kill:\n\(listing)")
 
                     try await FilterdProcess.withRunning(
                         listenPort: postfix.filterPort, nextHopPort: postfix.reinjectPort, spoolDirectory: spool,
@@ -397,12 +431,10 @@ struct ActionsTests {
                         #expect(message.headerValue("Subject") == subject)
                         #expect(message.headerValues("X-Decided") == ["once"])
                         #expect(message.headerValues("X-Filter-Verdict") == [
-                            #"action=pass; owner=\#(owner.user); source=client; reason="decided before the crash""#,
+                            #"action=pass; owner=\#(owner.user); source=client; reason="decided once""#,
                         ])
-                        #expect(second.logLines(containing: "Owner decided").isEmpty, "the restarted server asked again")
+                        try await afterRestart(try client.requests(owner: owner.user, subject: subject), second)
                     }
-                    let requests = try client.requests(owner: owner.user, subject: subject)
-                    #expect(requests.count == 1, "the decision was lost and asked for again: \(requests)")
                 }
             }
         }
@@ -596,6 +628,7 @@ private struct Chain {
 }
 
 /// Waits until `filterctl spool list` on `spool` satisfies `condition`; returns that listing.
+@discardableResult
 private func waitForListing(
     _ spool: URL, timeout: Duration = .seconds(30), _ condition: (String) -> Bool
 ) async throws -> String {
