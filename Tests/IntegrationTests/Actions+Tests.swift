@@ -39,6 +39,7 @@ struct ActionsTests {
                     try await Self.denials(chain)
                     try await Self.pending(chain)
                     try await Self.spamRedirect(chain)
+                    try await Self.encodedSubjectTag(chain)
                     try await Self.virusAndQuarantine(chain)
                 }
             }
@@ -237,6 +238,13 @@ struct ActionsTests {
         #expect(dsn.returned.contains("Subject:"))
         #expect(!dsn.returned.contains("Sent by the filterd action tests"), "RET=HDRS returned the body")
 
+        // An owner whose policy discloses the client's reason (disclose_reason: true).
+        let disclosedSender = chain.fixture.owner("disclosed-sender")
+        try await chain.send(from: disclosedSender, to: [owners.disclosed.user], subject: "disclosed \(UUID().uuidString)")
+        let disclosedDSN = try await DeliveryStatusReport.parse(try await chain.single(disclosedSender, containing: "").url)
+        #expect(disclosedDSN.recipientFields.first?["Diagnostic-Code"]?.contains(
+            "rejected by the recipient's mail filter: \(Owners.denyReason)") == true)
+
         // No DSN: the null sender, NOTIFY=NEVER, Precedence: bulk, and mail another owner
         // judged spam.
         let neverSender = chain.fixture.owner("never-sender")
@@ -258,12 +266,13 @@ struct ActionsTests {
         try await Task.sleep(for: Self.quietPeriod)
 
         #expect(chain.filterd.logLines(containing: "Denied; discarded").count == 1)
-        #expect(chain.filterd.logLines(containing: "Denied; bounced").count == 5)
-        #expect(chain.filterd.logLines(containing: "DSN queued").count == 1)
+        #expect(chain.filterd.logLines(containing: "Denied; bounced").count == 6)
+        #expect(chain.filterd.logLines(containing: "DSN queued").count == 2)
         for mailbox in [owners.discard.user, owners.bounce.user, discardSender, neverSender, bulkSender, judgedSender] {
             #expect(try chain.messages(mailbox).isEmpty, "\(mailbox) got mail")
         }
         #expect(try chain.messages(bounceSender).count == 1, "more than one DSN")
+        #expect(try chain.messages(disclosedSender).count == 1, "more than one DSN")
         let bounceRequests = try chain.client.requests(owner: owners.bounce.user, subject: "")
         #expect(bounceRequests.count == 5, "requests: \(bounceRequests)")
     }
@@ -317,6 +326,22 @@ struct ActionsTests {
         #expect(message.headerValues("X-Filter-Verdict") == [
             #"action=spam; owner=\#(owner); source=client; reason="spam folder""#,
         ])
+        try await chain.filterd.waitForEmptySpool()
+    }
+
+    // MARK: - RFC 2047 subject tag
+
+    /// A non-ASCII tag in front of an encoded subject (no SMTPUTF8): the tag becomes an
+    /// encoded-word, and the whole subject decodes, with Python's `email.header`, to the tag,
+    /// one space and the original text.
+    private static func encodedSubjectTag(_ chain: Chain) async throws {
+        let token = UUID().uuidString
+        try await chain.send(
+            to: [chain.owners.spam.user], subject: "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?= \(Owners.encodedSubject) \(token)")
+        let message = try await chain.single(chain.owners.spam.user, containing: token)
+        let subject = try #require(message.headerValue("Subject"))
+        #expect(subject.unicodeScalars.allSatisfy { $0.isASCII }, "a raw non-ASCII subject without SMTPUTF8: \(subject)")
+        #expect(try await decodedHeader(subject) == "[SPÄM] Grüße \(Owners.encodedSubject) \(token)")
         try await chain.filterd.waitForEmptySpool()
     }
 
@@ -446,8 +471,8 @@ struct ActionsTests {
 /// The owners of `everyAction`, each standing for one case, their client's script and the
 /// server's `filtering:` lines for their policies.
 private struct Owners {
-    let pass, spam, forward, injection, refusedForward, discard, bounce, held, maximumHold, redirect, virus, quarantine:
-        BrokerNode.Credentials
+    let pass, spam, forward, injection, refusedForward, discard, bounce, disclosed, held, maximumHold, redirect, virus,
+        quarantine: BrokerNode.Credentials
     /// Where `forward` forwards to (allowed: `example.test`); no broker user.
     let forwardTarget: String
     /// A recipient without a queue: the default action.
@@ -460,6 +485,7 @@ private struct Owners {
     static let disallowedDomainSubject = "forward-elsewhere"
     static let smuggledForwardSubject = "forward-smuggled"
     static let denyReason = "client-private-reason"
+    static let encodedSubject = "encoded-subject"
 
     /// The `addHeaders` of the hostile reply: every one but `X-Good` must be refused.
     static let hostileHeaders: [ScriptedClient.HeaderField] = [
@@ -473,19 +499,21 @@ private struct Owners {
     ]
 
     var all: [BrokerNode.Credentials] {
-        [pass, spam, forward, injection, refusedForward, discard, bounce, held, maximumHold, redirect, virus, quarantine]
+        [
+            pass, spam, forward, injection, refusedForward, discard, bounce, disclosed, held, maximumHold, redirect, virus,
+            quarantine,
+        ]
     }
 
     init(_ fixture: BrokerFixture) async throws {
         let names = [
-            "pass", "spam", "fwd", "inject", "fwd.refused", "discard", "bounce", "held", "maxhold", "redirect", "virus",
-            "quarantine",
+            "pass", "spam", "fwd", "inject", "fwd.refused", "discard", "bounce", "disclosed", "held", "maxhold", "redirect",
+            "virus", "quarantine",
         ]
-        let added = try await withThrowingTaskGroup(of: (String, BrokerNode.Credentials).self) { group in
-            for name in names {
-                group.addTask { (name, try await fixture.addOwner(name)) }
-            }
-            return try await group.reduce(into: [String: BrokerNode.Credentials]()) { $0[$1.0] = $1.1 }
+        // One at a time: a dozen management API calls at once can time out on a loaded machine.
+        var added: [String: BrokerNode.Credentials] = [:]
+        for name in names {
+            added[name] = try await fixture.addOwner(name)
         }
         func owner(_ name: String) -> BrokerNode.Credentials { added[name]! }
         pass = owner("pass")
@@ -495,6 +523,7 @@ private struct Owners {
         refusedForward = owner("fwd.refused")
         discard = owner("discard")
         bounce = owner("bounce")
+        disclosed = owner("disclosed")
         held = owner("held")
         maximumHold = owner("maxhold")
         redirect = owner("redirect")
@@ -512,6 +541,7 @@ private struct Owners {
             "  forward: {domains: [example.test]}",
             "owners:",
             "  \"\(discard.user)\": {actions: {deny: discard}}",
+            "  \"\(disclosed.user)\": {actions: {disclose_reason: true}}",
             "  \"\(maximumHold.user)\": {fallback_action: spam, actions: {max_hold: \(ActionsTests.maximumHold)}}",
             "  \"\(redirect.user)\": {actions: {spam: {redirect: \"+spam\"}}}",
         ]
@@ -526,6 +556,9 @@ private struct Owners {
         }
         return [
             always(pass, Reply(action: "pass", reason: "clean", addHeaders: [Field(name: "X-Owner-A", value: "alpha")])),
+            .init(owner: spam.user, subject: Self.encodedSubject, replies: [
+                Reply(action: "spam", reason: "non-ASCII tag", subjectTag: "[SPÄM]", score: 6),
+            ]),
             always(spam, Reply(
                 action: "spam", reason: "looks like spam", addHeaders: [Field(name: "X-Owner-B", value: "beta")],
                 subjectTag: "[SPAM]", score: 7.5)),
@@ -546,6 +579,7 @@ private struct Owners {
             ]),
             always(discard, Reply(action: "deny", reason: Self.denyReason)),
             always(bounce, Reply(action: "deny", reason: Self.denyReason)),
+            always(disclosed, Reply(action: "deny", reason: Self.denyReason)),
             .init(owner: held.user, subject: "", replies: [
                 Reply(action: "pending", reason: "not yet", retryAfter: 2), Reply(action: "pass", reason: "released"),
             ]),
@@ -641,6 +675,13 @@ private func waitForListing(
         }
         try await Task.sleep(for: .milliseconds(200))
     }
+}
+
+/// `value` with its RFC 2047 encoded-words decoded by Python's `email.header`.
+private func decodedHeader(_ value: String) async throws -> String {
+    let script = "import email.header, sys; print(str(email.header.make_header(email.header.decode_header(sys.argv[1]))))"
+    let result = try await ProcessRunner.run("python3", ["-c", script, value]).requireSuccess()
+    return result.standardOutput.trimmingCharacters(in: .newlines)
 }
 
 /// `text` without white space: DSN fields compare as `rfc822;addr` whatever the spacing.
