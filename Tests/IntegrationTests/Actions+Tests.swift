@@ -36,6 +36,7 @@ struct ActionsTests {
                     try await Self.headerInjection(chain)
                     try await Self.forgedFilterHeaders(chain)
                     try await Self.refusedForwards(chain)
+                    try await Self.forwardCopy(chain)
                     try await Self.denials(chain)
                     try await Self.pending(chain)
                     try await Self.spamRedirect(chain)
@@ -186,8 +187,35 @@ struct ActionsTests {
         let smuggled = try await chain.single(owner, containing: smugglingToken)
         let verdict = try #require(smuggled.headerValue("X-Filter-Verdict"))
         #expect(verdict.hasPrefix(#"action=pass; owner=\#(owner); source=client; reason="forward refused: not a valid address"#))
+
+        let manyToken = UUID().uuidString
+        try await chain.send(to: [owner], subject: "\(Owners.tooManyForwardsSubject) \(manyToken)")
+        let many = try await chain.single(owner, containing: manyToken)
+        #expect(many.headerValues("X-Filter-Verdict") == [
+            #"action=pass; owner=\#(owner); source=client; reason="forward refused: 6 addresses, at most 5 allowed""#,
+        ])
         try await chain.filterd.waitForEmptySpool()
         #expect(try chain.messages(chain.owners.victim).isEmpty)
+        for address in chain.owners.manyForwardTargets {
+            #expect(try chain.messages(address).isEmpty, "\(address) got a refused forward")
+        }
+    }
+
+    /// `forward.mode: copy`: the recipient and the forward target get the same copy, one
+    /// delivery, both with the owner's forward verdict.
+    private static func forwardCopy(_ chain: Chain) async throws {
+        let owners = chain.owners
+        let token = UUID().uuidString
+        try await chain.send(to: [owners.forwardCopy.user], subject: "copied \(token)")
+        let kept = try await chain.single(owners.forwardCopy.user, containing: token)
+        let copied = try await chain.single(owners.copyTarget, containing: token)
+        try await chain.filterd.waitForEmptySpool()
+        let verdict = #"action=forward; owner=\#(owners.forwardCopy.user); source=client; reason="keep and copy""#
+        #expect(kept.headerValues("X-Filter-Verdict") == [verdict])
+        #expect(copied.headerValues("X-Filter-Verdict") == [verdict])
+        // One transaction for both: Postfix received them under one queue id.
+        let keptQueueID = try #require(reinjectionQueueID(of: kept, filterd: chain.filterd))
+        #expect(reinjectionQueueID(of: copied, filterd: chain.filterd) == keptQueueID)
     }
 
     // MARK: - 5. Deny: discard, bounce, and no DSN where the rules say so
@@ -471,10 +499,14 @@ struct ActionsTests {
 /// The owners of `everyAction`, each standing for one case, their client's script and the
 /// server's `filtering:` lines for their policies.
 private struct Owners {
-    let pass, spam, forward, injection, refusedForward, discard, bounce, disclosed, held, maximumHold, redirect, virus,
-        quarantine: BrokerNode.Credentials
+    let pass, spam, forward, forwardCopy, injection, refusedForward, discard, bounce, disclosed, held, maximumHold,
+        redirect, virus, quarantine: BrokerNode.Credentials
     /// Where `forward` forwards to (allowed: `example.test`); no broker user.
     let forwardTarget: String
+    /// Where the `copy` forward goes.
+    let copyTarget: String
+    /// Six addresses, one more than a forward may have.
+    let manyForwardTargets: [String]
     /// A recipient without a queue: the default action.
     let unsubscribed: String
     /// The address hostile replies try to smuggle in; must never get mail.
@@ -484,6 +516,7 @@ private struct Owners {
     static let hostileTagSubject = "hostile-tag"
     static let disallowedDomainSubject = "forward-elsewhere"
     static let smuggledForwardSubject = "forward-smuggled"
+    static let tooManyForwardsSubject = "forward-many"
     static let denyReason = "client-private-reason"
     static let encodedSubject = "encoded-subject"
 
@@ -500,15 +533,15 @@ private struct Owners {
 
     var all: [BrokerNode.Credentials] {
         [
-            pass, spam, forward, injection, refusedForward, discard, bounce, disclosed, held, maximumHold, redirect, virus,
-            quarantine,
+            pass, spam, forward, forwardCopy, injection, refusedForward, discard, bounce, disclosed, held, maximumHold,
+            redirect, virus, quarantine,
         ]
     }
 
     init(_ fixture: BrokerFixture) async throws {
         let names = [
-            "pass", "spam", "fwd", "inject", "fwd.refused", "discard", "bounce", "disclosed", "held", "maxhold", "redirect",
-            "virus", "quarantine",
+            "pass", "spam", "fwd", "fwd.copy", "inject", "fwd.refused", "discard", "bounce", "disclosed", "held", "maxhold",
+            "redirect", "virus", "quarantine",
         ]
         // One at a time: a dozen management API calls at once can time out on a loaded machine.
         var added: [String: BrokerNode.Credentials] = [:]
@@ -519,6 +552,7 @@ private struct Owners {
         pass = owner("pass")
         spam = owner("spam")
         forward = owner("fwd")
+        forwardCopy = owner("fwd.copy")
         injection = owner("inject")
         refusedForward = owner("fwd.refused")
         discard = owner("discard")
@@ -530,6 +564,8 @@ private struct Owners {
         virus = owner("virus")
         quarantine = owner("quarantine")
         forwardTarget = fixture.owner("fwd-target")
+        copyTarget = fixture.owner("copy-target")
+        manyForwardTargets = (1...6).map { fixture.owner("many-\($0)") }
         unsubscribed = fixture.owner("nobody")
         victim = fixture.owner("victim")
     }
@@ -541,6 +577,7 @@ private struct Owners {
             "  forward: {domains: [example.test]}",
             "owners:",
             "  \"\(discard.user)\": {actions: {deny: discard}}",
+            "  \"\(forwardCopy.user)\": {actions: {forward: {mode: copy}}}",
             "  \"\(disclosed.user)\": {actions: {disclose_reason: true}}",
             "  \"\(maximumHold.user)\": {fallback_action: spam, actions: {max_hold: \(ActionsTests.maximumHold)}}",
             "  \"\(redirect.user)\": {actions: {spam: {redirect: \"+spam\"}}}",
@@ -565,6 +602,7 @@ private struct Owners {
             always(forward, Reply(
                 action: "forward", reason: "to the archive", forward: [forwardTarget],
                 addHeaders: [Field(name: "X-Owner-C", value: "gamma")])),
+            always(forwardCopy, Reply(action: "forward", reason: "keep and copy", forward: [copyTarget])),
             .init(owner: injection.user, subject: Self.hostileHeadersSubject, replies: [
                 Reply(action: "pass", reason: "hostile headers", addHeaders: Self.hostileHeaders),
             ]),
@@ -576,6 +614,9 @@ private struct Owners {
             ]),
             .init(owner: refusedForward.user, subject: Self.smuggledForwardSubject, replies: [
                 Reply(action: "forward", reason: "smuggle", forward: ["\(forwardTarget)>\r\nRCPT TO:<\(victim)"]),
+            ]),
+            .init(owner: refusedForward.user, subject: Self.tooManyForwardsSubject, replies: [
+                Reply(action: "forward", reason: "everyone", forward: manyForwardTargets),
             ]),
             always(discard, Reply(action: "deny", reason: Self.denyReason)),
             always(bounce, Reply(action: "deny", reason: Self.denyReason)),
@@ -675,6 +716,15 @@ private func waitForListing(
         }
         try await Task.sleep(for: .milliseconds(200))
     }
+}
+
+/// The queue id Postfix gave a copy filterd reinjected, from the `Received` field Postfix
+/// added for it (`from <filterd> ... with ESMTP id ID`).
+private func reinjectionQueueID(of message: MailFile, filterd: FilterdProcess) -> String? {
+    guard let received = message.headerValues("Received").first(where: { $0.hasPrefix("from \(filterd.hostname) ") }),
+        let id = received.range(of: "with ESMTP id ")
+    else { return nil }
+    return String(received[id.upperBound...].prefix { $0.isLetter || $0.isNumber })
 }
 
 /// `value` with its RFC 2047 encoded-words decoded by Python's `email.header`.
