@@ -519,6 +519,9 @@ private struct Owners {
     static let disallowedDomainSubject = "forward-elsewhere"
     static let smuggledForwardSubject = "forward-smuggled"
     static let tooManyForwardsSubject = "forward-many"
+    /// The first reply's `retryAfter` for the held message, in seconds: long enough that
+    /// polling `filterctl spool list` sees `held` even on a loaded machine.
+    static let heldRetryAfter = 4
     static let denyReason = "client-private-reason"
     static let encodedSubject = "encoded-subject"
 
@@ -624,7 +627,8 @@ private struct Owners {
             always(bounce, Reply(action: "deny", reason: Self.denyReason)),
             always(disclosed, Reply(action: "deny", reason: Self.denyReason)),
             .init(owner: held.user, subject: "", replies: [
-                Reply(action: "pending", reason: "not yet", retryAfter: 2), Reply(action: "pass", reason: "released"),
+                Reply(action: "pending", reason: "not yet", retryAfter: Self.heldRetryAfter),
+                Reply(action: "pass", reason: "released"),
             ]),
             always(maximumHold, Reply(action: "pending", reason: "still thinking", retryAfter: 1)),
             always(redirect, Reply(action: "spam", reason: "spam folder", score: 9)),
