@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "FilterSMTP", targets: ["FilterSMTP"]),
         .library(name: "FilterQueue", targets: ["FilterQueue"]),
         .library(name: "FilterProcessors", targets: ["FilterProcessors"]),
+        .library(name: "FilterQuarantine", targets: ["FilterQuarantine"]),
         .library(name: "FilterEngine", targets: ["FilterEngine"]),
         .executable(name: "filterd", targets: ["filterd"]),
         .executable(name: "filterctl", targets: ["filterctl"]),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -56,19 +58,32 @@ let package = Package(
             dependencies: ["FilterCore", "CRabbitMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "FilterProcessors",
             dependencies: [
-                "FilterCore",
+                "FilterCore", "CCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
         .target(
+            name: "FilterQuarantine",
+            dependencies: [
+                "FilterCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "FilterEngine",
             dependencies: [
-                "FilterCore", "FilterSMTP", "FilterQueue", "FilterProcessors",
+                "FilterCore", "FilterSMTP", "FilterQueue", "FilterProcessors", "FilterQuarantine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -92,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "filterctl",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -106,6 +121,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "mime-bench",
+            dependencies: [
+                "FilterCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "FilterCoreTests",
             dependencies: [
@@ -114,6 +137,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["MIME/Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -141,13 +165,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "FilterQuarantineTests",
+            dependencies: ["FilterQuarantine"],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "FilterEngineTests",
-            dependencies: ["FilterEngine"],
+            dependencies: ["FilterEngine", "FilterQuarantine"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine", "FilterProcessors"],
+            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine"],
             exclude: ["Support/scripted_client.py"],
             swiftSettings: strictSettings
         ),

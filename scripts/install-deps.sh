@@ -16,9 +16,11 @@ readonly PACKAGES=(
     python3        # scripts/smtp-xforward.py, scripts/postfix/maildir-deliver.py
     librabbitmq-dev      # CRabbitMQ system library target
     rabbitmq-server      # the broker; tests run a private node (scripts/rabbitmq-instance.sh)
+    libsqlite3-dev       # SQLite that GRDB (FilterQuarantine's store) links against
     python3-pika         # Examples/python: the second implementation of wire protocol v1
     python3-jsonschema   # Examples/python/test_protocol.py validates against docs/schema (draft 2020-12)
     libcurl4-openssl-dev # HTTP for processors and webhooks
+    libssl-dev           # CCrypto system library target: HMAC-SHA256 webhook signatures
     openssl        # test CA and certificates for the RabbitMQ TLS tests
     procps         # pgrep/ps in tests
     iproute2       # ss for diagnosing port use

@@ -17,6 +17,11 @@ fi
 scripts/install-deps.sh
 
 export FILTER_INTEGRATION=1
+# The broker tests start one RabbitMQ node for all test processes and leave it running;
+# stop it when the run ends, unless the caller shares a node of its own (FILTER_RABBITMQ_DIR).
+if [[ -z ${FILTER_RABBITMQ_DIR:-} ]]; then
+    trap 'scripts/rabbitmq-instance.sh stop test-artifacts/rabbitmq >/dev/null 2>&1 || true' EXIT
+fi
 # Serial on purpose (--no-parallel): integration suites start Postfix instances,
 # smtp-sink and filterd processes, and several tests assert that a port closed a
 # moment ago refuses connections; tests running side by side could take over such a

@@ -1,4 +1,5 @@
 import FilterCore
+import FilterQuarantine
 import FilterQueue
 import FilterSMTP
 import Foundation
@@ -33,6 +34,10 @@ public final class FilterServer: Service, Sendable {
 
     /// Asks owners over the transport; `nil` without one.
     private let coordinator: DecisionCoordinator?
+    /// The quarantine store (by default in `<spool>/quarantine`); `nil` when disabled.
+    public let quarantine: QuarantineStore?
+    /// Releases, deletions, expiry and digests of the quarantine.
+    let quarantineService: QuarantineService?
 
     /// Creates the server and opens (creating if needed) its spool.
     /// - Parameters:
@@ -41,7 +46,8 @@ public final class FilterServer: Service, Sendable {
     ///     without one every recipient gets `configuration.filtering.defaultAction` (pass).
     ///   - eventLoopGroup: Where SMTP and delivery run.
     ///   - logger: Where the server logs.
-    /// - Throws: ``SpoolError`` when the spool directory cannot be used.
+    /// - Throws: ``SpoolError`` when the spool directory cannot be used, `QuarantineError`
+    ///   when the quarantine store cannot.
     public init(
         configuration: FilterServerConfiguration,
         transport: (any FilterTransport)? = nil,
@@ -64,6 +70,14 @@ public final class FilterServer: Service, Sendable {
             fileThreadPool.shutdownGracefully { _ in }
             throw error
         }
+        do {
+            quarantineService = try QuarantineService.open(
+                configuration.quarantine, server: configuration, spool: spool, queue: queue, logger: logger)
+            self.quarantine = quarantineService?.store
+        } catch {
+            fileThreadPool.shutdownGracefully { _ in }
+            throw error
+        }
         let queue = self.queue
         // With owners to ask, request ids go into the commit itself: recorded before any
         // publish, without a sync batch of their own (DeliveryAgent then has nothing to save).
@@ -77,7 +91,7 @@ public final class FilterServer: Service, Sendable {
         self.lanes = DeliveryLane.make(
             eventLoopGroup: eventLoopGroup, spool: spool, queue: queue,
             decisions: coordinator.map { DecisionStage(coordinator: $0, configuration: configuration.filtering) },
-            configuration: configuration, logger: logger)
+            quarantine: self.quarantine, configuration: configuration, logger: logger)
         (self.listeningAddresses, self.listening) = AsyncStream.makeStream(of: SocketAddress.self)
     }
 
@@ -103,6 +117,9 @@ public final class FilterServer: Service, Sendable {
                             }
                         }
                         workerGroup.addTask { await self.runRetryClock() }
+                        if let quarantine = self.quarantineService {
+                            workerGroup.addTask { await quarantine.runMaintenance { await self.queue.isClosedForWork } }
+                        }
                     }
                 }
                 group.addTask { await control.run() }
@@ -190,7 +207,7 @@ struct DeliveryLane: Sendable {
     /// Spreads `configuration.delivery.concurrency` workers over the group's event loops.
     static func make(
         eventLoopGroup: any EventLoopGroup, spool: Spool, queue: DeliveryQueue, decisions: DecisionStage?,
-        configuration: FilterServerConfiguration, logger: Logger
+        quarantine: (any QuarantineSink)?, configuration: FilterServerConfiguration, logger: Logger
     ) -> [DeliveryLane] {
         var loops: [any EventLoop] = []
         var iterator = eventLoopGroup.makeIterator()
@@ -204,8 +221,8 @@ struct DeliveryLane: Sendable {
             let client = SMTPClient(configuration: clientConfiguration, eventLoopGroup: loop)
             return DeliveryLane(
                 agent: DeliveryAgent(
-                    spool: spool, queue: queue, client: client, decisions: decisions, configuration: configuration,
-                    logger: logger),
+                    spool: spool, queue: queue, client: client, decisions: decisions, quarantine: quarantine,
+                    configuration: configuration, logger: logger),
                 executor: EventLoopTaskExecutor(loop), workers: workers)
         }
     }

@@ -21,6 +21,8 @@ public struct FilterServerConfiguration: Sendable {
     public var fileThreads: Int
     /// How owners are asked for decisions when the server runs with a transport.
     public var filtering: FilteringConfiguration
+    /// Where and how the quarantine is kept, expired and reported in digests.
+    public var quarantine = QuarantineConfiguration()
 
     /// The next hop's address and the client's timeouts.
     public struct NextHop: Sendable, Hashable {

@@ -7,8 +7,8 @@ import Foundation
 struct Filterctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filterctl",
-        abstract: "Operate the Email Content Filter: its spool, its broker and its users (and later its quarantine).",
-        subcommands: [SpoolCommand.self, SetupCommand.self, UserCommand.self]
+        abstract: "Operate the Email Content Filter: its spool, its quarantine, its broker and its users; inspect messages.",
+        subcommands: [SpoolCommand.self, QuarantineCommand.self, SetupCommand.self, UserCommand.self, InspectCommand.self]
     )
 }
 
@@ -110,4 +110,33 @@ private func perform(
 private func queueID(_ text: String) throws -> QueueID {
     guard let id = QueueID(rawValue: text) else { throw ValidationError("\(text) is not a queue id") }
     return id
+}
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Print the MIME view of a message file as JSON: what a processor sees.",
+        discussion: """
+            Decoded headers, parsed address fields, the part tree (content type, charset, transfer \
+            encoding, file name, decoded size of each part), the text and HTML bodies, attachments \
+            and defects. See docs/mime.md.
+            """
+    )
+
+    @Argument(help: "The message file (RFC 5322, CRLF or LF line ends); - reads standard input.")
+    var file: String
+
+    func run() throws {
+        let data: Data
+        if file == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                FileHandle.standardError.write(Data("filterctl inspect: cannot read \(file)\n".utf8))
+                throw ExitCode.failure
+            }
+            data = contents
+        }
+        print(MIMEInspection(MIMEMessage(bytes: Array(data))).json())
+    }
 }

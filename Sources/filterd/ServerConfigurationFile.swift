@@ -20,6 +20,7 @@ struct ServerConfigurationFile: Decodable {
     var amqpPasswordFile: String?
     var serverID: String?
     var filtering: Filtering?
+    var quarantine: Quarantine?
     /// Only `filterd all-in-one` runs clients.
     var clients: [ClientSection]?
 
@@ -51,6 +52,20 @@ struct ServerConfigurationFile: Decodable {
         enum CodingKeys: String, CodingKey {
             case concurrency, minBackoff = "min_backoff", maxBackoff = "max_backoff"
             case maxQueueLifetime = "max_queue_lifetime"
+        }
+    }
+
+    struct Quarantine: Codable {
+        var enabled: Bool?
+        var directory: String?
+        var retention: Double?
+        var expiryInterval: Double?
+        var digestInterval: Double?
+        var digestFrom: String?
+
+        enum CodingKeys: String, CodingKey {
+            case enabled, directory, retention
+            case expiryInterval = "expiry_interval", digestInterval = "digest_interval", digestFrom = "digest_from"
         }
     }
 
@@ -96,7 +111,7 @@ struct ServerConfigurationFile: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case hostname, listen, spool, smtp, delivery, amqp, filtering, clients
+        case hostname, listen, spool, smtp, delivery, amqp, filtering, clients, quarantine
         case nextHop = "next_hop"
         case logLevel = "log_level"
         case amqpPasswordFile = "amqp_password_file"
@@ -180,6 +195,23 @@ struct ServerConfigurationFile: Decodable {
             if let value = delivery.maxQueueLifetime { configuration.delivery.maximumQueueLifetime = value }
         }
         configuration.filtering = try makeFilteringConfiguration(hostname: configuration.hostname)
+        if let quarantine {
+            let key = ["quarantine"]
+            if let value = quarantine.enabled { configuration.quarantine.isEnabled = value }
+            if let value = quarantine.directory { configuration.quarantine.directory = value }
+            if let value = quarantine.retention { configuration.quarantine.retention = try Self.seconds(value, key + ["retention"]) }
+            if let value = quarantine.expiryInterval {
+                configuration.quarantine.expiryInterval = try Self.seconds(value, key + ["expiry_interval"])
+            }
+            if let value = quarantine.digestInterval {
+                guard value >= 0 else { throw ConfigurationError(key: key + ["digest_interval"], "must be 0 (no digests) or a number of seconds") }
+                configuration.quarantine.digestInterval = .milliseconds(Int64(value * 1000))
+            }
+            if let value = quarantine.digestFrom {
+                guard DeliveryAddress.isValid(value) else { throw ConfigurationError(key: key + ["digest_from"], "\(value) is not a valid address") }
+                configuration.quarantine.digestFrom = value
+            }
+        }
         return configuration
     }
 

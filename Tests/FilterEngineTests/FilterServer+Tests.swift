@@ -1,5 +1,6 @@
 import FilterCore
 import FilterProcessors
+import FilterQuarantine
 import FilterSMTP
 import Foundation
 import Logging
@@ -9,36 +10,6 @@ import ServiceLifecycle
 import Testing
 
 @testable import FilterEngine
-
-/// A next hop in the same process: our own SMTP server storing what it receives in memory.
-private final class MemoryNextHop: SMTPMessageReceiver, Sendable {
-    let messages = NIOLockedValueBox<[(Envelope, String)]>([])
-
-    func openMessage(for envelope: Envelope, logger: Logger) async throws -> any SMTPIncomingMessage {
-        Message(queueID: .generate(), hop: self)
-    }
-
-    private final class Message: SMTPIncomingMessage, Sendable {
-        let queueID: QueueID
-        let hop: MemoryNextHop
-        let content = NIOLockedValueBox(ByteBuffer())
-        init(queueID: QueueID, hop: MemoryNextHop) {
-            self.queueID = queueID
-            self.hop = hop
-        }
-        func append(_ bytes: ByteBuffer) async throws {
-            content.withLockedValue { buffer in
-                var bytes = bytes
-                buffer.writeBuffer(&bytes)
-            }
-        }
-        func commit(envelope: Envelope) async throws {
-            let text = content.withLockedValue { String(buffer: $0) }
-            hop.messages.withLockedValue { $0.append((envelope, text)) }
-        }
-        func discard() async {}
-    }
-}
 
 /// Answers every request with what `answer` says.
 private struct Answering: Processor {
@@ -61,21 +32,6 @@ private final class SeenRequests: Sendable {
 
 @Suite(.serialized) struct FilterServerTests {
     let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-
-    private func withNextHop<T>(_ body: (MemoryNextHop, Int) async throws -> T) async throws -> T {
-        let hop = MemoryNextHop()
-        var configuration = SMTPServerConfiguration(hostname: "nexthop.test", port: 0)
-        configuration.commandTimeout = .seconds(30)
-        let server = SMTPServer(configuration: configuration, receiver: hop, logger: logger)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run { continuation.yield($0.port ?? 0) } }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next()!
-            defer { server.shutdown() }
-            return try await body(hop, port)
-        }
-    }
 
     private func makeServer(nextHopPort: Int, spool: String) throws -> FilterServer {
         try FilterServer(configuration: configuration(nextHopPort: nextHopPort, spool: spool), logger: logger)
@@ -284,6 +240,52 @@ private final class SeenRequests: Sendable {
                 let delivered = hop.messages.withLockedValue { $0 }
                 #expect(delivered.first?.1.contains("reason=\"greylist passed\"") == true)
                 #expect(seen.ids.withLockedValue { $0 } == ["\(held.queueID).0", "\(held.queueID).0"])
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// `virus` puts the message into the quarantine store for that recipient only, never
+    /// delivers it to them, and notices go to the recipient and the administrator; `quarantine`
+    /// stores without notices. Other recipients are delivered as usual.
+    @Test func virusAndQuarantineGoToTheStoreWithNotices() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-virus-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        try await withNextHop { hop, hopPort in
+            var server = configuration(nextHopPort: hopPort, spool: spool)
+            server.filtering.actions.virusNoticeToRecipient = true
+            server.filtering.actions.virusNoticeTo = "security@example.com"
+            let filter = try EmbeddedFilter(
+                server: server,
+                clients: [
+                    .init(configuration: .init(owner: "erin@example.com"), pipeline: Pipeline([Answering { _ in
+                        .decide(Decision(.virus, reason: "Eicar-Test-Signature"), verdict: Verdict())
+                    }])),
+                    .init(configuration: .init(owner: "frank@example.com"), pipeline: Pipeline([Answering { _ in
+                        .decide(Decision(.quarantine, reason: "held for review"), verdict: Verdict())
+                    }])),
+                ],
+                logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await filter.run() }
+                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
+                let port = await addresses.next()!.port!
+                let recipients = ["erin@example.com", "frank@example.com", "gina@example.com"]
+                #expect(try await send(to: port, subject: "infected", recipients: recipients).dataReply?.code == 250)
+                try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true && hop.messages.withLockedValue { $0.count } == 3 }
+                let store = try #require(filter.server.quarantine)
+                let entries = try await store.list()
+                #expect(entries.map(\.recipient).sorted() == ["erin@example.com", "frank@example.com"])
+                let virus = try #require(entries.first { $0.action == .virus })
+                #expect(virus.reason == "Eicar-Test-Signature")
+                #expect(virus.envelope.recipients.map(\.address) == ["erin@example.com"])
+                #expect(String(decoding: try await store.message(virus.id), as: UTF8.self).contains("Subject: infected"))
+                let delivered = hop.messages.withLockedValue { $0 }
+                let copies = delivered.filter { $0.0.mailFrom == "a@example.test" }
+                #expect(copies.flatMap { $0.0.recipients.map(\.address) } == ["gina@example.com"])
+                let notices = delivered.filter { $0.0.mailFrom.isEmpty }
+                #expect(notices.flatMap { $0.0.recipients.map(\.address) }.sorted() == ["erin@example.com", "security@example.com"])
+                #expect(notices.allSatisfy { $0.1.contains("Auto-Submitted: auto-generated") && $0.1.contains("Quarantine id: \(virus.id)") })
                 group.cancelAll()
             }
         }

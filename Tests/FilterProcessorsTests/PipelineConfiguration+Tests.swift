@@ -51,8 +51,8 @@ private struct Custom: ConfigurableProcessor {
     }
 
     @Test(arguments: [
-        (#"[{"type": "nope"}]"#, "pipeline entry 1: unknown processor type \"nope\"; known: clamav, rspamd, sender-list, spamassassin"),
-        (#"[{"block": ["@x.example"]}]"#, "pipeline entry 1: `type` is missing; known types: clamav, rspamd, sender-list, spamassassin"),
+        (#"[{"type": "nope"}]"#, "pipeline entry 1: unknown processor type \"nope\"; known: clamav, delay, forward, notify, output, rspamd, rules, sender-list, spamassassin, webhook"),
+        (#"[{"block": ["@x.example"]}]"#, "pipeline entry 1: `type` is missing; known types: clamav, delay, forward, notify, output, rspamd, rules, sender-list, spamassassin, webhook"),
         (#"[{"type": "sender-list", "blok": ["@x.example"]}]"#,
          "pipeline entry 1: sender-list: unknown option blok; known: allow, allow_action, block, block_action, name, on_error, timeout, type"),
         (#"[{"type": "sender-list", "block": ["@x.example"]}, {"type": "sender-list", "block": ["user@"]}]"#,

@@ -1,5 +1,6 @@
-import Foundation
 import FilterCore
+import FilterQuarantine
+import Foundation
 
 /// Where the server puts messages whose action is `virus` or `quarantine`: normally the
 /// quarantine store. Adding must be durable when it returns, and idempotent by `id` (the
@@ -11,4 +12,16 @@ public protocol QuarantineSink: Sendable {
         id: String, envelope: Envelope, queueID: String, owner: String, action: FilterAction, reason: String,
         receivedAt: Date, message: [UInt8]
     ) async throws -> String
+}
+
+extension QuarantineStore: QuarantineSink {
+    public func quarantine(
+        id: String, envelope: Envelope, queueID: String, owner: String, action: FilterAction, reason: String,
+        receivedAt: Date, message: [UInt8]
+    ) async throws -> String {
+        try await add(
+            id: id, envelope: envelope, queueID: queueID, owner: owner, action: action, reason: reason, receivedAt: receivedAt,
+            message: message
+        ).id
+    }
 }

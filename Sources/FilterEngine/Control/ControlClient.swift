@@ -37,7 +37,7 @@ public enum ControlClient {
             var bytes = ByteBuffer(data: try JSONEncoder().encode(request))
             bytes.writeStaticString("\n")
             try await outbound.write(bytes)
-            var lines = ControlLineReader()
+            var lines = ControlLineReader(maximumBytes: 64 * 1024 * 1024)
             for try await bytes in inbound {
                 if let line = try lines.append(bytes) {
                     return try JSONDecoder().decode(ControlResponse.self, from: line)

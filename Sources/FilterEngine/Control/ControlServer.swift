@@ -1,4 +1,5 @@
 import FilterCore
+import FilterQuarantine
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -102,13 +103,60 @@ struct ControlHandler: Sendable {
             } catch {
                 return ControlResponse(ok: false, message: "\(id): \(error)")
             }
+        case .quarantineList, .quarantineShow, .quarantineRelease, .quarantineDelete:
+            guard let quarantine = server.quarantineService else {
+                return ControlResponse(ok: false, message: "the quarantine is disabled on this server")
+            }
+            return await handleQuarantine(request, service: quarantine)
+        }
+    }
+
+    private func handleQuarantine(_ request: ControlRequest, service: QuarantineService) async -> ControlResponse {
+        if request.command == .quarantineList {
+            do {
+                let entries = try await service.store.list(
+                    recipient: request.recipient, since: request.since, limit: request.limit)
+                return ControlResponse(
+                    ok: true, message: "\(entries.count) entr\(entries.count == 1 ? "y" : "ies") in the quarantine",
+                    quarantineEntries: entries)
+            } catch {
+                return ControlResponse(ok: false, message: "\(error)")
+            }
+        }
+        guard let id = request.quarantineID else {
+            return ControlResponse(ok: false, message: "\(request.command.rawValue) needs a quarantine id")
+        }
+        let missing = ControlResponse(ok: false, message: "\(id): no such entry in the quarantine")
+        do {
+            switch request.command {
+            case .quarantineShow:
+                guard let entry = try await service.store.entry(id) else { return missing }
+                let headers = try await service.store.headerSection(id)
+                return ControlResponse(ok: true, message: "\(id)", quarantineEntries: [entry], headers: headers)
+            case .quarantineRelease:
+                guard let (entry, queueID) = try await service.release(id) else { return missing }
+                return ControlResponse(ok: true, message: "\(id) released to <\(entry.recipient)> as \(queueID)")
+            case .quarantineDelete:
+                guard try await service.delete(id) else { return missing }
+                return ControlResponse(ok: true, message: "\(id) deleted from the quarantine")
+            case .retry, .retryAll, .delete, .quarantineList:
+                return ControlResponse(ok: false, message: "\(request.command.rawValue) is not a quarantine command")
+            }
+        } catch {
+            return ControlResponse(ok: false, message: "\(id): \(error)")
         }
     }
 }
 
-/// Collects one request line (at most 64 KiB) from the bytes of a control connection.
+/// Collects one line from the bytes of a control connection: a request of at most 64 KiB,
+/// or a response (which may list many quarantine entries) of at most 64 MiB.
 struct ControlLineReader {
     private var buffer = ByteBuffer()
+    private let maximumBytes: Int
+
+    init(maximumBytes: Int = 64 * 1024) {
+        self.maximumBytes = maximumBytes
+    }
 
     /// Adds bytes; returns the line once its LF arrived.
     mutating func append(_ bytes: ByteBuffer) throws -> ByteBuffer? {
@@ -117,7 +165,7 @@ struct ControlLineReader {
         if let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
             return buffer.getSlice(at: buffer.readerIndex, length: newline - buffer.readerIndex)
         }
-        guard buffer.readableBytes <= 65536 else { throw ControlError("control request longer than 64 KiB") }
+        guard buffer.readableBytes <= maximumBytes else { throw ControlError("control line longer than \(maximumBytes) octets") }
         return nil
     }
 }

@@ -28,6 +28,9 @@ public struct ProcessorRequest: Sendable {
     public let recipient: EnvelopeRecipient
     /// The raw message, cut at the server's limit when `metadata.truncated`.
     public let rawMessage: [UInt8]
+    /// The parsed, read-only view of the message (docs/mime.md): decoded headers, addresses,
+    /// the part tree, text and HTML bodies, attachments. Parts are parsed on first use.
+    public let message: MIMEMessage
 
     /// The request id: the idempotency key for anything a processor does outside.
     public var id: String { metadata.id }
@@ -36,6 +39,7 @@ public struct ProcessorRequest: Sendable {
     public init(metadata: FilterRequestMetadata, rawMessage: [UInt8]) {
         self.metadata = metadata
         self.rawMessage = rawMessage
+        self.message = MIMEMessage(bytes: rawMessage)
         let recipient = EnvelopeRecipient(
             address: metadata.envelope.recipient,
             notify: metadata.envelope.parameters.notify.flatMap { DSNNotify(keywords: $0) },

@@ -36,6 +36,12 @@ public struct ProcessorRegistry: Sendable {
         registry.register(SpamAssassin.self)
         registry.register(ClamAV.self)
         registry.register(Rspamd.self)
+        registry.register(Rules.self)
+        registry.register(Webhook.self)
+        registry.register(Notify.self)
+        registry.register(MessageOutput.self)
+        registry.register(Forward.self)
+        registry.register(Delay.self)
         return registry
     }
 

@@ -1,7 +1,7 @@
 /// A case-insensitive regular expression from a configuration file, compiled when it is loaded.
-struct SendableRegex: Sendable {
+public struct SendableRegex: Sendable {
     /// The pattern as configured.
-    let pattern: String
+    public let pattern: String
     /// `Regex` is an immutable value whose lazily lowered program is published atomically, so
     /// concurrent matching is safe; it is just not declared `Sendable`.
     nonisolated(unsafe) private let regex: Regex<AnyRegexOutput>

@@ -249,6 +249,14 @@ final class FilterdProcess: Sendable {
         try await Filterctl.spool(arguments, spoolDirectory: spoolDirectory)
     }
 
+    /// Runs `filterctl quarantine ARGUMENTS --spool <this spool>`.
+    /// - Parameter arguments: The quarantine subcommand and its arguments, e.g. `["release", id]`.
+    /// - Returns: The result, whatever the exit status.
+    /// - Throws: `HarnessError` if filterctl is missing or hangs.
+    func filterctlQuarantine(_ arguments: [String]) async throws -> ProcessResult {
+        try await Filterctl.run(["quarantine"] + arguments, spoolDirectory: spoolDirectory)
+    }
+
     /// Waits until the spool holds no message (per `filterctl spool list`).
     /// - Parameter timeout: How long to wait.
     /// - Throws: `HarnessError.Code.timedOut` with the last listing.
@@ -276,9 +284,19 @@ enum Filterctl {
     /// - Returns: The result, whatever the exit status.
     /// - Throws: `HarnessError` if filterctl is missing or hangs.
     static func spool(_ arguments: [String], spoolDirectory: URL) async throws -> ProcessResult {
+        try await run(["spool"] + arguments, spoolDirectory: spoolDirectory)
+    }
+
+    /// Runs `filterctl ARGUMENTS --spool DIR`.
+    /// - Parameters:
+    ///   - arguments: The command, its subcommand and their arguments.
+    ///   - spoolDirectory: The spool.
+    /// - Returns: The result, whatever the exit status.
+    /// - Throws: `HarnessError` if filterctl is missing or hangs.
+    static func run(_ arguments: [String], spoolDirectory: URL) async throws -> ProcessResult {
         try await ProcessRunner.run(
             try BuiltProducts.path("filterctl"),
-            ["spool"] + arguments + ["--spool", spoolDirectory.path],
+            arguments + ["--spool", spoolDirectory.path],
             timeout: .seconds(30)
         )
     }

@@ -1,0 +1,51 @@
+import FilterCore
+import Foundation
+
+/// One message held in quarantine for one recipient: what the store keeps besides the
+/// message's bytes, enough to list it, explain it and release it.
+public struct QuarantineEntry: Sendable, Hashable, Codable {
+    /// The entry's id, unique in the store and the base name of its message file (normally
+    /// the request id of the recipient, `<queue id>.<recipient index>`).
+    public var id: String
+    /// The spool queue id under which the message was received.
+    public var queueID: String
+    /// The envelope sender (`MAIL FROM`), empty for the null reverse-path.
+    public var sender: String
+    /// The recipient the message was quarantined for, as in `RCPT TO`.
+    public var recipient: String
+    /// The recipient's owner (canonical address), whose client decided.
+    public var owner: String
+    /// The action that put the message here (`quarantine` or `virus`).
+    public var action: FilterAction
+    /// Why: the client's reason or the server's.
+    public var reason: String
+    /// When the server accepted the message.
+    public var receivedAt: Date
+    /// When the message entered the quarantine.
+    public var quarantinedAt: Date
+    /// When ``QuarantineStore/expire(now:)`` deletes the entry.
+    public var expiresAt: Date
+    /// The size of the stored message in octets.
+    public var size: Int
+    /// The message's envelope with this one recipient: what a release delivers with.
+    public var envelope: Envelope
+
+    /// Creates an entry.
+    public init(
+        id: String, queueID: String, sender: String, recipient: String, owner: String, action: FilterAction,
+        reason: String, receivedAt: Date, quarantinedAt: Date, expiresAt: Date, size: Int, envelope: Envelope
+    ) {
+        self.id = id
+        self.queueID = queueID
+        self.sender = sender
+        self.recipient = recipient
+        self.owner = owner
+        self.action = action
+        self.reason = reason
+        self.receivedAt = receivedAt
+        self.quarantinedAt = quarantinedAt
+        self.expiresAt = expiresAt
+        self.size = size
+        self.envelope = envelope
+    }
+}
