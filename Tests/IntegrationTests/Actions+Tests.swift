@@ -23,7 +23,7 @@ struct ActionsTests {
     /// What forged incoming `X-Filter-*` fields say, to be looked for in delivered copies.
     static let forgeryMark = "forgery-mark"
 
-    @Test("pass, spam, forward, deny, pending, spam redirect, virus and quarantine, with hostile replies")
+    @Test("pass, spam, forward, deny, pending, spam redirect, virus and quarantine with release, hostile replies")
     func everyAction() async throws {
         try await BrokerFixture.withFixture { fixture in
             let owners = try await Owners(fixture)
@@ -375,31 +375,58 @@ struct ActionsTests {
         try await chain.filterd.waitForEmptySpool()
     }
 
-    // MARK: - virus and quarantine
+    // MARK: - virus and quarantine, release
 
-    /// `virus` and `quarantine` are never delivered. Main has no quarantine store yet, so the
-    /// recipient stays `deferred` in the spool (never dropped). When the `quarantine` branch
-    /// (`FilterQuarantine`) is merged these expectations change: the recipient becomes
-    /// `quarantined`, the spool entry goes, and `filterctl quarantine list` shows the entry.
+    /// `virus` and `quarantine` are never delivered: each goes into the quarantine store (in the
+    /// spool directory by default) and leaves the spool. The virus sends the notices the owner's
+    /// policy asks for (to the recipient and to an administrator); the quarantined message is
+    /// released with `filterctl quarantine release` and arrives through the normal delivery
+    /// path, without its owner being asked again.
     private static func virusAndQuarantine(_ chain: Chain) async throws {
         let owners = chain.owners
         let virus = "virus \(UUID().uuidString)"
         let quarantined = "quarantine \(UUID().uuidString)"
         try await chain.send(to: [owners.virus.user], subject: virus)
         try await chain.send(to: [owners.quarantine.user], subject: quarantined)
-        let listing = try await chain.waitForSpoolListing {
-            $0.contains("<\(owners.virus.user)>:deferred") && $0.contains("<\(owners.quarantine.user)>:deferred")
+        let listing = try await chain.waitForQuarantineListing {
+            $0.contains("<\(owners.virus.user)>") && $0.contains("<\(owners.quarantine.user)>")
         }
-        for owner in [owners.virus.user, owners.quarantine.user] {
-            let id = try #require(Filterctl.queueIDs(inListing: listing).first { id in
-                listing.split(separator: "\n").contains { $0.hasPrefix(id) && $0.contains("<\(owner)>") }
-            })
-            let details = try await chain.filterd.filterctl(["show", id]).requireSuccess().standardOutput
-            #expect(details.contains("recipient: <\(owner)> deferred"))
-            #expect(details.contains("no quarantine store configured"))
-            #expect(try chain.messages(owner).isEmpty, "\(owner): quarantined mail was delivered")
-        }
-        #expect(chain.filterd.logLines(containing: "No quarantine store; the message stays spooled").count >= 2)
+        try await chain.filterd.waitForEmptySpool()
+        let lines = listing.split(separator: "\n").map(String.init)
+        let virusLine = try #require(lines.first { $0.contains("<\(owners.virus.user)>") })
+        let quarantineLine = try #require(lines.first { $0.contains("<\(owners.quarantine.user)>") })
+        #expect(virusLine.contains(" virus <sender@example.test> <\(owners.virus.user)> "))
+        #expect(virusLine.hasSuffix(" Eicar-Test-Signature"))
+        #expect(quarantineLine.contains(" quarantine <sender@example.test> <\(owners.quarantine.user)> "))
+        #expect(quarantineLine.hasSuffix(" suspicious attachment"))
+        let virusID = try #require(virusLine.split(separator: " ").first.map(String.init))
+        let quarantineID = try #require(quarantineLine.split(separator: " ").first.map(String.init))
+        let details = try await chain.filterd.filterctlQuarantine(["show", virusID]).requireSuccess().standardOutput
+        #expect(details.contains("reason: Eicar-Test-Signature"))
+        #expect(details.contains("Subject: \(virus)"))
+
+        // The notices: one to the recipient, one to the administrator; neither is the message.
+        let notice = try await chain.single(owners.virus.user, containing: "Quarantine id: \(virusID)")
+        #expect(notice.headerValue("Subject") == "Virus found in a message for \(owners.virus.user)")
+        #expect(notice.contents.contains("Eicar-Test-Signature"))
+        let adminNotice = try await chain.single(owners.virusAdministrator, containing: "Quarantine id: \(virusID)")
+        #expect(adminNotice.headerValue("Subject") == "Virus found in a message for \(owners.virus.user)")
+        #expect(try chain.messages(owners.virus.user).count == 1, "the virus was delivered besides its notice")
+        #expect(try chain.messages(owners.quarantine.user).isEmpty, "quarantined mail was delivered, or a notice sent")
+
+        let released = try await chain.filterd.filterctlQuarantine(["release", quarantineID]).requireSuccess()
+        #expect(released.standardOutput.contains("\(quarantineID) released to <\(owners.quarantine.user)>"))
+        let delivered = try await chain.single(owners.quarantine.user, containing: quarantined)
+        #expect(delivered.headerValue("Subject") == quarantined)
+        #expect(delivered.headerValues("X-Filter-Verdict") == [
+            "action=pass; owner=\(owners.quarantine.user); source=released",
+        ])
+        try await chain.filterd.waitForEmptySpool()
+        let after = try await chain.filterd.filterctlQuarantine(["list"]).requireSuccess().standardOutput
+        #expect(!after.contains(quarantineID), "a released entry is still listed:\n\(after)")
+        #expect(after.contains(virusID))
+        #expect(chain.filterd.logLines(containing: "Released from the quarantine by the operator").count == 1)
+        #expect(try chain.client.requests(owner: owners.quarantine.user, subject: quarantined).count == 1)
     }
 
     // MARK: - 8. SIGKILL between decision and delivery
@@ -513,6 +540,8 @@ private struct Owners {
     let unsubscribed: String
     /// The address hostile replies try to smuggle in; must never get mail.
     let victim: String
+    /// The administrator who gets a notice for every virus of the virus owner.
+    let virusAdministrator: String
 
     static let hostileHeadersSubject = "hostile-headers"
     static let hostileTagSubject = "hostile-tag"
@@ -573,6 +602,7 @@ private struct Owners {
         manyForwardTargets = (1...6).map { fixture.owner("many-\($0)") }
         unsubscribed = fixture.owner("nobody")
         victim = fixture.owner("victim")
+        virusAdministrator = fixture.owner("virus-admin")
     }
 
     /// The `filtering:` lines: forwards allowed to `example.test`; per-owner overrides.
@@ -586,6 +616,7 @@ private struct Owners {
             "  \"\(disclosed.user)\": {actions: {disclose_reason: true}}",
             "  \"\(maximumHold.user)\": {fallback_action: spam, actions: {max_hold: \(ActionsTests.maximumHold)}}",
             "  \"\(redirect.user)\": {actions: {spam: {redirect: \"+spam\"}}}",
+            "  \"\(virus.user)\": {actions: {virus: {notify_recipient: true, notify: \"\(virusAdministrator)\"}}}",
         ]
     }
 
@@ -698,6 +729,19 @@ private struct Chain {
                 throw HarnessError(code: .timedOut, message: "filterd logged no \"\(text)\" with \"\(detail)\" in \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Waits until `filterctl quarantine list` satisfies `condition`; returns that listing.
+    func waitForQuarantineListing(_ condition: (String) -> Bool, timeout: Duration = .seconds(30)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let listing = try await filterd.filterctlQuarantine(["list"]).requireSuccess().standardOutput
+            if condition(listing) { return listing }
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError(code: .timedOut, message: "quarantine listing not as expected after \(timeout):\n\(listing)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
         }
     }
 
