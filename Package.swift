@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "FilterProcessors", targets: ["FilterProcessors"]),
         .library(name: "FilterQuarantine", targets: ["FilterQuarantine"]),
         .library(name: "FilterEngine", targets: ["FilterEngine"]),
+        .library(name: "FilterdCommands", targets: ["FilterdCommands"]),
         .executable(name: "filterd", targets: ["filterd"]),
         .executable(name: "filterctl", targets: ["filterctl"]),
     ],
@@ -92,8 +93,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .executableTarget(
-            name: "filterd",
+        .target(
+            name: "FilterdCommands",
             dependencies: [
                 "FilterEngine", "FilterCore", "FilterQueue", "FilterProcessors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,6 +103,11 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "filterd",
+            dependencies: ["FilterdCommands"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -5,7 +5,8 @@
 # FILTER_INTEGRATION=1, which enables the tests in Tests/IntegrationTests that
 # start private Postfix instances. Extra arguments go to "swift test", e.g.
 #   scripts/test.sh --filter PostfixInstance
-# Exits with swift's exit status.
+# Without arguments it then builds and runs Examples/CustomProcessor. Exits non-zero when
+# anything fails.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,3 +30,8 @@ fi
 # keeps every assertion deterministic.
 swift build --build-tests
 swift test --skip-build --no-parallel "$@"
+# The whole suite also builds and runs the third-party example (a package of its own that
+# adds a processor to filterd); a filtered run (arguments given) skips it.
+if (($# == 0)); then
+    Examples/CustomProcessor/run-example.sh
+fi

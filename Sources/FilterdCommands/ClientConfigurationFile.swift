@@ -75,11 +75,17 @@ enum YAMLFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("cannot read the configuration file \(path)")
         }
+        let yaml = String(decoding: data, as: UTF8.self)
         do {
-            return try YAMLDecoder().decode(type, from: data)
+            return try YAMLDecoder().decode(type, from: data, userInfo: [.processorRegistry: ProcessorTypes.registry])
         } catch let error as DecodingError {
+            // Yams reports errors thrown while decoding (a processor's validation) as corrupted
+            // data with the real error underneath.
+            if case .dataCorrupted(let context) = error, let pipelineError = context.underlyingError as? ProcessorConfigurationError {
+                throw located(ConfigurationError(key: ["pipeline"], pipelineError.description), path: path, yaml: yaml)
+            }
             let key = error.codingPath.compactMap { $0.intValue == nil ? $0.stringValue : nil }
-            throw located(ConfigurationError(key: key, error.operatorDescription), path: path, yaml: String(decoding: data, as: UTF8.self))
+            throw located(ConfigurationError(key: key, error.operatorDescription), path: path, yaml: yaml)
         } catch {
             throw ConfigurationError("\(path): \(error)")
         }

@@ -1,14 +1,33 @@
 import ArgumentParser
 import FilterCore
 import FilterEngine
+import FilterProcessors
 import FilterQueue
 import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
-@main
-struct Filterd: AsyncParsableCommand {
+/// The `filterd` command line as a library: the `filterd` executable is one call to
+/// ``main(processors:)``, and an application with processors of its own builds the same
+/// program with its registry (Examples/CustomProcessor).
+public enum Filterd {
+    /// Parses the command line and runs `filterd server`, `client` or `all-in-one`; exits the
+    /// process with the command's status.
+    /// - Parameter processors: The processor types client pipelines may name.
+    public static func main(processors: ProcessorRegistry = .builtIn) async {
+        await ProcessorTypes.$registry.withValue(processors) {
+            await FilterdCommand.main()
+        }
+    }
+}
+
+/// The processor types of this run of `filterd`, for decoding pipelines.
+enum ProcessorTypes {
+    @TaskLocal static var registry = ProcessorRegistry.builtIn
+}
+
+struct FilterdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filterd",
         abstract: "A user-aware content filter for Postfix.",
@@ -108,9 +127,6 @@ struct ClientCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
-
-    @Option(name: .long, help: "What deny does: discard (default, no backscatter) or bounce (a DSN within the DSN rules).")
-    var denyPolicy: String?
 
     func run() async throws {
         var file = try config.map(ClientConfigurationFile.load) ?? ClientConfigurationFile()

@@ -1,0 +1,6 @@
+import FilterProcessors
+import FilterdCommands
+
+var processors = ProcessorRegistry.builtIn
+processors.register(ShoutingSubject.self)
+await Filterd.main(processors: processors)

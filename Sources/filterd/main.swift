@@ -1,0 +1,3 @@
+import FilterdCommands
+
+await Filterd.main()
