@@ -528,6 +528,8 @@ struct ActionsTests {
 /// The owners of `everyAction`, each standing for one case, their client's script and the
 /// server's `filtering:` lines for their policies.
 private struct Owners {
+    /// One owner per case, named after the action its client replies (`fwd.copy`, `maxhold`,
+    /// ... as local parts; see `init`).
     let pass, spam, forward, forwardCopy, injection, refusedForward, discard, bounce, disclosed, held, maximumHold,
         redirect, virus, quarantine: BrokerNode.Credentials
     /// Where `forward` forwards to (allowed: `example.test`); no broker user.
@@ -543,16 +545,18 @@ private struct Owners {
     /// The administrator who gets a notice for every virus of the virus owner.
     let virusAdministrator: String
 
+    /// Subject words that pick a rule when one owner replies differently per message.
     static let hostileHeadersSubject = "hostile-headers"
     static let hostileTagSubject = "hostile-tag"
     static let disallowedDomainSubject = "forward-elsewhere"
     static let smuggledForwardSubject = "forward-smuggled"
     static let tooManyForwardsSubject = "forward-many"
+    static let encodedSubject = "encoded-subject"
     /// The first reply's `retryAfter` for the held message, in seconds: long enough that
     /// polling `filterctl spool list` sees `held` even on a loaded machine.
     static let heldRetryAfter = 4
+    /// The reason of every `deny`: must reach a DSN only where `disclose_reason` is on.
     static let denyReason = "client-private-reason"
-    static let encodedSubject = "encoded-subject"
 
     /// The `addHeaders` of the hostile reply: every one but `X-Good` must be refused.
     static let hostileHeaders: [ScriptedClient.HeaderField] = [
