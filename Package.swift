@@ -184,6 +184,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine"],
+            exclude: ["Support/scripted_client.py"],
             swiftSettings: strictSettings
         ),
     ],
