@@ -4,6 +4,7 @@
 #
 #   scripts/bench-pipeline.sh                    # release build of pipeline-bench, then the run
 #   BENCH_SKIP_BUILD=1 scripts/bench-pipeline.sh
+#   BENCH_SKIP_BUILD=1 BENCH_PIPELINE_BENCH=/tmp/pipeline-bench-old scripts/bench-pipeline.sh   # A/B of another build
 #
 # One run, one process (Sources/pipeline-bench), on the MIME benchmark's corpus
 # (scripts/bench/mime_corpus.py: realistic text, HTML alternative and attachment messages,
@@ -17,7 +18,8 @@
 #
 # Environment: BENCH_PIPELINE_MESSAGES (200, corpus size), BENCH_PIPELINE_SEED (5),
 # BENCH_PIPELINE_REQUESTS (3000 per phase), BENCH_PIPELINE_CONCURRENCY (8, the client's default
-# prefetch), BENCH_PIPELINE_WARMUP (300), BENCH_SKIP_BUILD.
+# prefetch), BENCH_PIPELINE_WARMUP (300), BENCH_PIPELINE_BENCH (the pipeline-bench binary; default
+# the release build's), BENCH_SKIP_BUILD.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -46,8 +48,8 @@ if [[ -z "${BENCH_SKIP_BUILD:-}" ]]; then
     echo "== swift build -c release --product pipeline-bench"
     swift build -c release --product pipeline-bench
 fi
-bin=$(swift build -c release --show-bin-path)
-[[ -x "$bin/pipeline-bench" ]] || { echo "$bench_name: $bin/pipeline-bench is missing; build it first" >&2; exit 1; }
+bench=${BENCH_PIPELINE_BENCH:-$(swift build -c release --show-bin-path)/pipeline-bench}
+[[ -x "$bench" ]] || { echo "$bench_name: $bench is missing; build it first" >&2; exit 1; }
 
 corpus=$repository/.build/bench/mime-corpus-$messages-$seed
 if [[ ! -f "$corpus/.complete" ]]; then
@@ -68,7 +70,7 @@ setup=$repository/.build/bench/pipeline
 echo "== pipeline: $(python3 scripts/bench/pipeline_config.py "$setup" "$receiver")"
 
 echo "== pipeline-bench, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$bin/pipeline-bench" "$corpus" --config "$setup/pipeline.json" --senders "$setup/senders.txt" --receiver "$receiver" \
+"$bench" "$corpus" --config "$setup/pipeline.json" --senders "$setup/senders.txt" --receiver "$receiver" \
     --requests "$requests" --concurrency "$concurrency" --warmup "$warmup"
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_process "$receiver_pid"

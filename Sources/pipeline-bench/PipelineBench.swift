@@ -63,8 +63,8 @@ struct PipelineBench: AsyncParsableCommand {
         let full = Pipeline(steps: configured.prefix(while: { $0.processor is SenderList }) + [parse] + configured.drop(while: { $0.processor is SenderList }))
         let local = Pipeline(steps: full.steps.filter { !($0.processor is Webhook) })
         let poster = RawPoster(url: receiverURL, timeout: 8)
-        let totalBytes = inputs.reduce(0) { $0 + $1.bytes.count }
-        print("corpus: \(inputs.count) messages, \(totalBytes) bytes; \(requests) requests per phase, \(concurrency) in flight")
+        let averageBytes = inputs.reduce(0) { $0 + $1.bytes.count } / inputs.count
+        print("inputs: \(inputs.count) (message, sender) pairs, \(averageBytes) bytes per message on average; \(requests) requests per phase, \(concurrency) in flight")
         print("pipeline: \(full.steps.map(\.processor.name).joined(separator: " → "))")
 
         _ = await runPhase("warm-up", full.timed, inputs: inputs, count: warmup)
@@ -111,7 +111,8 @@ struct PipelineBench: AsyncParsableCommand {
         }
     }
 
-    /// The corpus in memory with an envelope sender each, used in turn.
+    /// The corpus in memory, paired with the senders: as many pairs as the longer of the two
+    /// lists, the shorter one repeated.
     private func loadInputs() throws -> [BenchInput] {
         let directory = URL(fileURLWithPath: corpus)
         let names = try FileManager.default.contentsOfDirectory(atPath: corpus).filter { $0.hasSuffix(".eml") }.sorted()
