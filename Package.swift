@@ -128,6 +128,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "pipeline-bench",
+            dependencies: [
+                "FilterProcessors", "FilterCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "mime-bench",
             dependencies: [
                 "FilterCore",
