@@ -8,11 +8,10 @@ import Foundation
 public struct SendableRegex: Sendable {
     /// The pattern as configured.
     public let pattern: String
-    /// `NSRegularExpression`s are immutable once made and documented as safe to use from several
-    /// threads at once; they are just not declared `Sendable`.
-    nonisolated(unsafe) private let anywhere: NSRegularExpression
+    /// The pattern, matched anywhere.
+    private let anywhere: NSRegularExpression
     /// The pattern anchored at both ends (a non-capturing group, so group numbers stay).
-    nonisolated(unsafe) private let whole: NSRegularExpression
+    private let whole: NSRegularExpression
 
     /// Compiles `pattern`.
     /// - Throws: ``ProcessorConfigurationError`` naming `key` when it does not compile.
