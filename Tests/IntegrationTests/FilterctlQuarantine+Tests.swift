@@ -87,7 +87,8 @@ struct FilterctlQuarantineTests {
     func withoutAServer() async throws {
         let filterd = try await FilterdProcess(nextHopPort: try freePort())
         do {
-            #expect(await filterd.stop().exitStatus == 0)
+            let stopped = await filterd.stop()
+            #expect(stopped.exitStatus == 0, "filterd log:\n\(stopped.standardError)")
             let store = try QuarantineStore(directory: filterd.spoolDirectory.path + "/quarantine")
             try await quarantine(store, id: "OFF.0", recipient: "ivan@example.test", subject: "offline")
 

@@ -24,12 +24,15 @@ final class ControlServer: Sendable {
     /// Serves until ``shutdown()``. A socket that cannot be bound is logged, not fatal: mail
     /// flow does not depend on the control socket.
     func run() async {
+        let accepted = AcceptedChannels<ByteBuffer, ByteBuffer>()
         do {
             let previousMask = umask(0o077)
             let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        accepted.accepted(connection)
+                        return connection
                     }
                 }
             umask(previousMask)
@@ -40,9 +43,11 @@ final class ControlServer: Sendable {
             }
             if alreadyStopped { try await server.channel.close() }
             logger.info("Control socket listening", metadata: ["control.path": "\(path)"])
+            defer { accepted.acceptLoopEnded() }
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
+                        accepted.take(connection)
                         group.addTask { await self.serve(connection) }
                     }
                 }

@@ -76,6 +76,7 @@ public final class SMTPServer: Sendable {
     public func run(onListening: @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         let commandTimeout = configuration.commandTimeout
         let dataTimeout = configuration.dataTimeout
+        let accepted = AcceptedChannels<ByteBuffer, ByteBuffer>()
         let serverChannel = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -84,7 +85,9 @@ public final class SMTPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         SMTPSessionGuard(commandTimeout: commandTimeout, dataTimeout: dataTimeout))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    accepted.accepted(connection)
+                    return connection
                 }
             }
         let alreadyShuttingDown = state.withLockedValue { state in
@@ -96,10 +99,12 @@ public final class SMTPServer: Sendable {
             logger.info("SMTP server listening", metadata: ["smtp.listen": "\(address)"])
             onListening(address)
         }
+        defer { accepted.acceptLoopEnded() }
         try await withTaskCancellationHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await serverChannel.executeThenClose { inbound in
                     for try await connection in inbound {
+                        accepted.take(connection)
                         let executor = EventLoopTaskExecutor(connection.channel.eventLoop)
                         group.addTask(executorPreference: executor) { await self.serve(connection) }
                     }
