@@ -183,7 +183,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine"],
+            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue"],
             swiftSettings: strictSettings
         ),
     ],

@@ -47,6 +47,7 @@ MANAGEMENT_PORT = int(os.environ.get("FILTER_RABBITMQ_MANAGEMENT_PORT", "15683")
 ADMIN = "filteradmin"
 REQUEST_SCHEMA = json.loads((ROOT / "docs/schema/request-metadata.v1.json").read_text())
 REPLY_SCHEMA = json.loads((ROOT / "docs/schema/reply.v1.json").read_text())
+EVENT_SCHEMA = json.loads((ROOT / "docs/schema/event.v1.json").read_text())
 DOCUMENT = (ROOT / "docs/protocol.md").read_text()
 failures = []
 results_file = None  # the --results file, one JSON line per check
@@ -240,7 +241,7 @@ def check_document():
     """The regexes and worked examples the document quotes are what this implementation computes."""
     for owner in ["alice@example.com", "j.smith@example.com", "x|y@example.com"]:
         check(f"docs/protocol.md quotes read permission of {owner}", f"`{read_permission(owner)}`" in DOCUMENT, read_permission(owner))
-    for name, schema in [("request-metadata.v1", REQUEST_SCHEMA), ("reply.v1", REPLY_SCHEMA)]:
+    for name, schema in [("request-metadata.v1", REQUEST_SCHEMA), ("reply.v1", REPLY_SCHEMA), ("event.v1", EVENT_SCHEMA)]:
         match = re.search(r"<!-- example: " + re.escape(name) + r" -->\s*```json\n(.*?)```", DOCUMENT, re.S)
         check(f"docs/protocol.md has a worked example of {name}", match is not None)
         if match:

@@ -147,4 +147,16 @@ struct ProtocolDocumentExampleTests {
         #expect(reply.addHeaders == [FilterReply.HeaderField(name: "X-Spam-Report", value: "BAYES_99=3.5, URIBL_BLOCKED=0.0")])
         #expect(reply.processors?.map(\.name) == ["sender-allowlist", "spamassassin"])
     }
+
+    @Test("the event example decodes as OutcomeEvent")
+    func eventExampleDecodes() throws {
+        let event = try OutcomeEvent(wireJSON: Array(try Self.example("event.v1")))
+        #expect(event.version == 1)
+        #expect(event.type == OutcomeEvent.outcomeType)
+        #expect(event.owner == OwnerResolver().owner(of: event.recipient))
+        #expect(event.action == .spam)
+        #expect(event.source == .client)
+        #expect(event.state == "delivered")
+        #expect(abs(event.at.timeIntervalSince1970 - 1_795_684_448.312) < 0.001)
+    }
 }
