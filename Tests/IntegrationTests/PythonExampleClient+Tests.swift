@@ -40,7 +40,7 @@ struct PythonExampleClientTests {
         }
     }
 
-    @Test("every other check passed: round trip, reply properties and schema, redelivery, the document's regexes and examples")
+    @Test("every other check passed: round trip, reply properties and schema, redelivery, events, the document's regexes and examples")
     func otherChecksPass() async throws {
         let run = try await ProtocolScriptRun.shared.value
         let others = run.checks.filter { check in
