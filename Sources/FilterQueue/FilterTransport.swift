@@ -16,6 +16,9 @@ import Foundation
 ///   ``DeliveredRequest/redelivered``;
 /// - a reply carries the broker user of the client that sent it (``ReceivedReply/userID``),
 ///   set by the transport and validated by the broker, never chosen by the caller;
+/// - outcome events go to the topic exchange `mailfilter.events` with the owner as routing
+///   key, persistent and confirmed but not `mandatory`; only a server may publish them, and an
+///   owner may read only their own events queue;
 /// - streams survive reconnections: a backend that loses its connection reconnects with
 ///   backoff, declares what it needs again and re-sends what was not confirmed. A stream ends
 ///   when the transport is shut down, or throws a ``TransportError`` that reconnecting cannot

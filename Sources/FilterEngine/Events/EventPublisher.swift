@@ -10,9 +10,10 @@ import NIOConcurrencyHelpers
 /// ``run()`` publishes queued events, up to ``EventConfiguration/concurrency`` at once. When
 /// ``EventConfiguration/maximumPending`` events are already waiting (the broker is slow or
 /// away), new ones are dropped, counted and logged; a publish that fails (after the
-/// transport's own reconnecting and time limit) is lost the same way. While the broker is up
-/// events are at-least-once: the observer is called before the spool entry is saved, so a
-/// crash in between repeats the outcome, with the same event id, after recovery.
+/// transport's own reconnecting and time limit) is lost the same way, and so are the events
+/// still queued when the process dies (they are not spooled). Events may repeat: the observer
+/// is called before the spool entry is saved, so a crash after the publish and before the save
+/// repeats the outcome, with the same event id, after recovery.
 final class EventPublisher: OutcomeObserver {
     /// What happened to the events so far.
     struct Statistics: Sendable, Hashable {
