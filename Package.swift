@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "filterctl",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterdCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -124,6 +124,14 @@ let package = Package(
                 "FilterQueue", "FilterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pipeline-bench",
+            dependencies: [
+                "FilterProcessors", "FilterCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
@@ -184,6 +192,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue"],
+            exclude: ["Support/scripted_client.py"],
             swiftSettings: strictSettings
         ),
     ],

@@ -338,3 +338,12 @@ struct ConfigurationError: Error, CustomStringConvertible {
         return place + message
     }
 }
+
+/// Reading a server's configuration file outside `filterd`, for tools such as `filterctl`.
+public enum ServerConfigurationFiles {
+    /// The configuration `filterd server --config path` runs with, flags aside.
+    /// - Throws: an error naming the file, line and key of a bad value.
+    public static func load(_ path: String) throws -> FilterServerConfiguration {
+        try ServerConfigurationFile.load(path).makeConfiguration()
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FilterCore
 import FilterEngine
+import FilterdCommands
 import Foundation
 
 @main
@@ -12,18 +13,37 @@ struct Filterctl: AsyncParsableCommand {
     )
 }
 
-/// Options every spool command takes.
+/// Options every spool and quarantine command takes: where the server keeps its files.
 struct SpoolOptions: ParsableArguments {
-    @Option(name: .long, help: "The server's spool directory.")
-    var spool: String = "/var/spool/filterd"
+    @Option(name: .long, help: "The server's configuration file; its spool, control socket and quarantine are used.")
+    var config: String?
 
-    @Option(name: .long, help: "The control socket (default: control.sock in the spool directory).")
+    @Option(name: .long, help: "The server's spool directory (default: the configuration file's, else /var/spool/filterd).")
+    var spool: String?
+
+    @Option(name: .long, help: "The control socket (default: the configuration file's, else control.sock in the spool directory).")
     var control: String?
 
-    var controlPath: String { control ?? spool + "/control.sock" }
+    /// The server's configuration, when `--config` names it.
+    func serverConfiguration() throws -> FilterServerConfiguration? {
+        try config.map(ServerConfigurationFiles.load)
+    }
+
+    /// The spool directory: `--spool`, else the configuration file's, else the default.
+    func spoolDirectory() throws -> String {
+        try spool ?? serverConfiguration()?.spoolDirectory ?? "/var/spool/filterd"
+    }
+
+    /// The control socket: `--control`, else the configuration file's (unless `--spool` moves
+    /// the spool), else `control.sock` in the spool directory.
+    func controlPath() throws -> String {
+        if let control { return control }
+        if spool == nil, let configuration = try serverConfiguration() { return configuration.resolvedControlSocketPath }
+        return try spoolDirectory() + "/control.sock"
+    }
 
     func openSpool() throws -> SpoolInspector {
-        try SpoolInspector(directory: spool)
+        try SpoolInspector(directory: spoolDirectory())
     }
 }
 
@@ -98,7 +118,7 @@ private func perform(
 ) async throws {
     let response: ControlResponse
     do {
-        response = try await ControlClient.send(request, to: options.controlPath)
+        response = try await ControlClient.send(request, to: try options.controlPath())
     } catch let error as ControlError where error.serverUnavailable {
         print(try await offline(try options.openSpool()))
         return

@@ -8,15 +8,21 @@ import Foundation
 struct QuarantineOptions: ParsableArguments {
     @OptionGroup var spool: SpoolOptions
 
-    @Option(name: .long, help: "The quarantine directory read when no server runs (default: quarantine in the spool directory).")
+    @Option(name: .long, help: "The quarantine directory read when no server runs (default: the configuration file's, else quarantine in the spool directory).")
     var quarantine: String?
 
-    var directory: String { quarantine ?? spool.spool + "/quarantine" }
+    /// The store's directory: `--quarantine`, else the configuration file's, else in the spool.
+    func directory() throws -> String {
+        if let quarantine { return quarantine }
+        let spoolDirectory = try spool.spoolDirectory()
+        return try spool.serverConfiguration()?.quarantine.resolvedDirectory(spoolDirectory: spoolDirectory)
+            ?? spoolDirectory + "/quarantine"
+    }
 
     /// Sends a request to the running server; `nil` when no server answers.
     func sendToServer(_ request: ControlRequest) async throws -> ControlResponse? {
         do {
-            return try await ControlClient.send(request, to: spool.controlPath)
+            return try await ControlClient.send(request, to: try spool.controlPath())
         } catch let error as ControlError where error.serverUnavailable {
             return nil
         }
@@ -24,7 +30,7 @@ struct QuarantineOptions: ParsableArguments {
 
     /// The store opened read-only, for when no server runs.
     func openReadOnly() throws -> QuarantineStore {
-        try QuarantineStore(directory: directory, readOnly: true)
+        try QuarantineStore(directory: try directory(), readOnly: true)
     }
 }
 
@@ -112,7 +118,7 @@ struct QuarantineCommand: AsyncParsableCommand {
 private func changeThroughServer(_ request: ControlRequest, options: QuarantineOptions) async throws {
     guard let response = try await options.sendToServer(request) else {
         throw failure(
-            "no filterd server answers on \(options.spool.controlPath): \(request.command == .quarantineRelease ? "release" : "delete") "
+            "no filterd server answers on \((try? options.spool.controlPath()) ?? "the control socket"): \(request.command == .quarantineRelease ? "release" : "delete") "
                 + "goes through the running server (start filterd server, then try again)")
     }
     guard response.ok else { throw failure(response.message) }

@@ -77,6 +77,37 @@ import Testing
         #expect(size.verdict.tags == ["small"])
     }
 
+    @Test func bodyTestsOfOneRunSeeTheTextAndTheHTMLBody() async throws {
+        let alternative = """
+            From: a@example.net
+            Subject: two bodies
+            MIME-Version: 1.0
+            Content-Type: multipart/alternative; boundary=b
+
+            --b
+            Content-Type: text/plain; charset=utf-8
+
+            Plain Words Only
+            --b
+            Content-Type: text/html; charset=utf-8
+
+            <p>HTML Große Worte</p>
+            --b--
+
+            """
+        let outcome = try await run(#"""
+            [{"type": "rules", "rules": [
+              {"name": "plain", "if": {"body": {"contains": "PLAIN words"}}, "then": {"tag": "plain"}},
+              {"name": "html", "if": {"body": {"contains": "große worte"}}, "then": {"tag": "html"}},
+              {"name": "regex", "if": {"body": {"matches": "GROSSE|Große"}}, "then": {"tag": "regex"}},
+              {"name": "whole", "if": {"body": {"equals": "plain words only"}}, "then": {"tag": "whole"}},
+              {"name": "absent", "if": {"body": {"contains": "neither"}}, "then": {"tag": "absent"}},
+              {"name": "again", "if": {"body": {"contains": "<P>html"}}, "then": {"tag": "again"}}
+            ]}]
+            """#, message: alternative)
+        #expect(outcome.verdict.tags == ["plain", "html", "regex", "whole", "again"])
+    }
+
     @Test func allAnyAndNotCombine() async throws {
         let outcome = try await run(#"""
             [{"type": "rules", "rules": [

@@ -49,6 +49,9 @@ struct DeliveryPlanner: Sendable {
             if spam {
                 edits.spamScore = HeaderEdits.SpamMarking(score: reply?.score)
                 edits.subjectTag = fieldPolicy.sanitizeTag(reply?.subjectTag ?? policy.spamSubjectTag)
+                if let tag = reply?.subjectTag, tag.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    warnings.append("subject tag: control characters replaced by spaces (header injection)")
+                }
             }
             return Plan(disposition: .deliver(targets: targets, edits: edits), warnings: warnings)
         }

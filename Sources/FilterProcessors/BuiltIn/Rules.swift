@@ -70,7 +70,8 @@ public struct Rules: ConfigurableProcessor {
 
     public func process(_ request: ProcessorRequest, verdict: Verdict) async throws -> ProcessorOutcome {
         var verdict = verdict
-        for rule in rules where rule.condition.holds(for: request) {
+        let texts = RuleTexts(request.message)
+        for rule in rules where rule.condition.holds(for: request, texts: texts) {
             let then = rule.consequence
             if let tag = then.tag { verdict.addTag(tag) }
             if let score = then.score { verdict.addScore(score) }
@@ -219,14 +220,19 @@ public indirect enum RuleCondition: Decodable, Sendable {
 
     /// Whether the condition holds for `request`.
     public func holds(for request: ProcessorRequest) -> Bool {
+        holds(for: request, texts: RuleTexts(request.message))
+    }
+
+    /// Whether the condition holds for `request`, whose bodies `texts` lowercases.
+    func holds(for request: ProcessorRequest, texts: RuleTexts) -> Bool {
         let message = request.message
         switch self {
         case .header(let name, .exists(let expected)):
             return (message.headers.first(named: name) != nil) == expected
         case .header(let name, let test):
-            return message.headers.values(name).contains { test.passes($0) }
+            return message.headers.values(name).contains { value in test.passes(value, lowercased: { value.lowercased() }) }
         case .body(let test):
-            return [message.textBody, message.htmlBody].contains { $0.map(test.passes) ?? false }
+            return texts.bodies.indices.contains { index in test.passes(texts.bodies[index], lowercased: { texts.lowercasedBody(index) }) }
         case .sizeOver(let octets):
             return request.metadata.size > octets
         case .sizeUnder(let octets):
@@ -241,22 +247,47 @@ public indirect enum RuleCondition: Decodable, Sendable {
                 }
             }
         case .all(let conditions):
-            return conditions.allSatisfy { $0.holds(for: request) }
+            return conditions.allSatisfy { $0.holds(for: request, texts: texts) }
         case .any(let conditions):
-            return conditions.contains { $0.holds(for: request) }
+            return conditions.contains { $0.holds(for: request, texts: texts) }
         case .not(let condition):
-            return !condition.holds(for: request)
+            return !condition.holds(for: request, texts: texts)
         }
     }
 }
 
 extension RuleCondition.TextTest {
-    func passes(_ text: String) -> Bool {
+    /// Whether `text` passes; `lowercased` returns it lowercased, for `equals` and `contains`.
+    func passes(_ text: String, lowercased: () -> String) -> Bool {
         switch self {
-        case .equals(let expected): text.lowercased() == expected.lowercased()
-        case .contains(let part): text.lowercased().contains(part.lowercased())
+        case .equals(let expected): lowercased() == expected.lowercased()
+        case .contains(let part): lowercased().contains(part.lowercased())
         case .matches(let regex): regex.matchesPart(of: text)
         case .exists: true
         }
+    }
+}
+
+/// The text and HTML bodies the rules of one run look at, each lowercased at most once for
+/// all of their `equals` and `contains` tests (a body is often tens of kilobytes, and
+/// lowercasing it per test was most of the cost of those tests). Made per run, not shared.
+final class RuleTexts {
+    private let message: MIMEMessage
+    private var lowercased: [Int: String] = [:]
+
+    /// The bodies of `message`, read when a condition first asks.
+    init(_ message: MIMEMessage) {
+        self.message = message
+    }
+
+    /// The text body and the HTML body, those the message has.
+    lazy var bodies: [String] = [message.textBody, message.htmlBody].compactMap { $0 }
+
+    /// `bodies[index]` lowercased.
+    func lowercasedBody(_ index: Int) -> String {
+        if let text = lowercased[index] { return text }
+        let text = bodies[index].lowercased()
+        lowercased[index] = text
+        return text
     }
 }

@@ -78,6 +78,14 @@ import Testing
         let result = plan(FilterReply(id: "Q1.0", action: .spam, subjectTag: "***JUNK***")) { $0.actions.spamSubjectTag = "[SPAM]" }
         guard case .deliver(_, let edits) = result.disposition else { Issue.record("not delivered"); return }
         #expect(edits.subjectTag == "***JUNK***")
+        #expect(result.warnings.isEmpty)
+    }
+
+    @Test func aSubjectTagWithLineBreaksIsCleanedAndWarnedAbout() {
+        let result = plan(FilterReply(id: "Q1.0", action: .spam, subjectTag: "[TAG]\r\nBcc: victim@example.com"))
+        guard case .deliver(_, let edits) = result.disposition else { Issue.record("not delivered"); return }
+        #expect(edits.subjectTag == "[TAG]  Bcc: victim@example.com")
+        #expect(result.warnings == ["subject tag: control characters replaced by spaces (header injection)"])
     }
 
     @Test func virusAndQuarantineGoToTheStore() {

@@ -23,8 +23,8 @@ final class FilterClientProcess: Sendable {
         self.root = root
     }
 
-    /// Starts `filterd client` for `credentials.user`, denying mail from `block`, and waits until
-    /// it consumes the owner's queue.
+    /// Starts `filterd client` for `credentials.user`, denying mail from `block` (passing
+    /// everything when it is empty), and waits until it consumes the owner's queue.
     /// - Parameters:
     ///   - broker: The node.
     ///   - credentials: The owner's broker user (from `BrokerNode.addUser`).
@@ -38,11 +38,13 @@ final class FilterClientProcess: Sendable {
         let root = try Repository.makeTemporaryDirectory(prefix: "filterd-client")
         let configuration = root.appendingPathComponent("client.yaml")
         let quoted = block.map { "\"\($0)\"" }.joined(separator: ", ")
-        try """
-        pipeline:
-          - type: sender-list
-            block: [\(quoted)]
-        """.write(to: configuration, atomically: true, encoding: .utf8)
+        // sender-list refuses an empty list; with nothing to block the pipeline is empty (pass).
+        let pipeline = block.isEmpty ? "pipeline: []" : """
+            pipeline:
+              - type: sender-list
+                block: [\(quoted)]
+            """
+        try pipeline.write(to: configuration, atomically: true, encoding: .utf8)
         let process = try RunningProcess(
             executable: try BuiltProducts.path("filterd"),
             arguments: [

@@ -54,6 +54,8 @@ final class FilterdProcess: Sendable {
         var deadline: Int?
         /// Lines of the `filtering:` section, without indentation, e.g. `"offline_policy: wait"`.
         var configuration: [String] = []
+        /// More `filterd server` flags, e.g. `["--deny-policy", "bounce"]`.
+        var extraArguments: [String] = []
 
         /// Filtering through `broker` as the server user that `BrokerNode.setUpServer` made.
         /// - Parameters:
@@ -76,7 +78,7 @@ final class FilterdProcess: Sendable {
         /// The command-line flags.
         var arguments: [String] {
             ["--amqp", amqpURL, "--amqp-password-file", passwordFile.path, "--server-id", serverID]
-                + (deadline.map { ["--deadline", String($0)] } ?? [])
+                + (deadline.map { ["--deadline", String($0)] } ?? []) + extraArguments
         }
 
         /// The `filtering:` section for the configuration file, or nothing.

@@ -42,6 +42,12 @@ struct MailFile: Sendable {
     }
 }
 
+/// The Maildir user of an `example.test` address in the test Postfix: its local part.
+/// - Parameter address: The address.
+func localPart(_ address: String) -> String {
+    String(address.split(separator: "@").first ?? "")
+}
+
 /// Lists the regular files directly in `directories`, oldest name first.
 /// - Parameter directories: Directories to list; missing ones count as empty.
 /// - Throws: Whatever reading a file throws.

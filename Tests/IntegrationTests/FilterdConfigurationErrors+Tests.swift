@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// `filterd` refuses a configuration it cannot apply at start-up, naming the file, the line and
+/// the key, before it listens or touches a spool.
+@Suite("filterd configuration errors", .enabled(if: Repository.integrationEnabled))
+struct FilterdConfigurationErrorsTests {
+    private func refusal(_ command: String, yaml: String, arguments: [String] = []) async throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-config-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("filterd.yaml")
+        let spool = directory.appendingPathComponent("spool").path
+        try yaml.replacingOccurrences(of: "SPOOL", with: spool).write(to: file, atomically: true, encoding: .utf8)
+        let result = try await ProcessRunner.run(
+            try BuiltProducts.path("filterd"), [command, "--config", file.path] + arguments)
+        #expect(result.exitStatus != 0)
+        #expect(!FileManager.default.fileExists(atPath: spool), "nothing was started")
+        return result.standardError.replacingOccurrences(of: file.path, with: "FILE")
+    }
+
+    @Test(arguments: [
+        ("filtering:\n  deadline: 30\n  actions:\n    deny: bounc\n", "FILE:4: filtering.actions.deny: bounc is not one of discard, bounce"),
+        ("filtering:\n  owners:\n    bob@example.com:\n      actions:\n        forward:\n          domains: [\"a b\"]\n",
+         "FILE:6: filtering.owners.bob@example.com.actions.forward.domains: a b is not a domain or *.domain"),
+        ("filtering:\n  owners:\n    bob@example.com:\n      actions: {retry_after: 5}\n",
+         "FILE:4: filtering.owners.bob@example.com.actions.retry_after: is a server-wide setting; set it under filtering.actions"),
+        ("filtering:\n  fallback_action: forward\n",
+         "FILE:2: filtering.fallback_action: forward is not an action the server applies on its own; use pass, deny, spam or quarantine"),
+        ("smtp:\n  max_recipients: many\n", "FILE:2: smtp.max_recipients: expected a whole number"),
+        ("quarantine:\n  digest_from: not-an-address\n", "FILE:2: quarantine.digest_from: not-an-address is not a valid address"),
+    ])
+    func theServerNamesFileLineAndKey(yaml: String, expected: String) async throws {
+        let message = try await refusal("server", yaml: yaml + "spool: SPOOL\n", arguments: [])
+        #expect(message.contains(expected), "\(message)")
+    }
+
+    @Test func theDenyPolicyFlagIsChecked() async throws {
+        let message = try await refusal("server", yaml: "listen: 127.0.0.1:1\n", arguments: ["--deny-policy", "drop"])
+        #expect(message.contains("filtering.actions.deny: drop is not one of discard, bounce"))
+    }
+
+    @Test func aClientPipelineErrorNamesTheRuleAndTheKey() async throws {
+        let yaml = """
+            amqp: amqp://alice%40example.com@127.0.0.1:1/%2F
+            address: alice@example.com
+            pipeline:
+              - type: rules
+                rules:
+                  - name: typo
+                    if: {header: Subject, contians: x}
+                    then: {tag: t}
+            """
+        let message = try await refusal("client", yaml: yaml)
+        #expect(message.contains(#"FILE:3: pipeline: pipeline entry 1: rule "typo": unknown key contians"#), "\(message)")
+    }
+}
