@@ -192,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine"],
+            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue"],
             exclude: ["Support/scripted_client.py"],
             swiftSettings: strictSettings
         ),

@@ -9,6 +9,10 @@ confirmed the reply, so no decision is lost when the client or broker dies.
 
     MAILFILTER_PASSWORD=secret ./mailfilter_client.py \
         --amqp 'amqp://alice%40example.com@127.0.0.1:5672/%2F' --block spam@example.net --block @bad.example
+
+With --events it answers nothing and instead prints the owner's outcome events
+(docs/protocol.md, section 12) from mailfilter.events.<owner>, one JSON object
+per line on standard output, acknowledging each once printed.
 """
 import argparse
 import json
@@ -37,6 +41,7 @@ def parse_arguments():
     parser.add_argument("--password-file", help="file holding the password (else $MAILFILTER_PASSWORD, else the URL's)")
     parser.add_argument("--block", action="append", default=[], help="a sender address, or @domain, to deny (repeatable)")
     parser.add_argument("--prefetch", type=int, default=4, help="requests in flight at once (default 4)")
+    parser.add_argument("--events", action="store_true", help="print the owner's outcome events instead of answering requests")
     return parser.parse_args()
 
 
@@ -107,15 +112,27 @@ def make_handler(user, blocked):
     return on_request
 
 
-def run(parameters, blocked, prefetch):
+def on_event(channel, method, properties, body):
+    """--events: one outcome event as a JSON line; acknowledged after printing, so none is lost."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        log.warning("event %s is not JSON; dropped", properties.message_id)
+    else:
+        print(json.dumps(event, sort_keys=True), flush=True)
+    channel.basic_ack(method.delivery_tag)
+
+
+def run(parameters, blocked, prefetch, events):
     user = parameters.credentials.username
     connection = pika.BlockingConnection(parameters)
     try:
         channel = connection.channel()
         channel.confirm_delivery()
         channel.basic_qos(prefetch_count=prefetch)
-        channel.basic_consume("mailfilter.user." + user, make_handler(user, blocked))
-        log.info("consuming mailfilter.user.%s", user)
+        queue = ("mailfilter.events." if events else "mailfilter.user.") + user
+        channel.basic_consume(queue, on_event if events else make_handler(user, blocked))
+        log.info("consuming %s", queue)
         channel.start_consuming()
     finally:
         if connection.is_open:
@@ -131,7 +148,7 @@ def main():
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     while True:
         try:
-            run(parameters, blocked, arguments.prefetch)
+            run(parameters, blocked, arguments.prefetch, arguments.events)
         except KeyboardInterrupt:
             return 0
         except (AuthenticationError, ProbableAuthenticationError):

@@ -6,7 +6,9 @@ plays the filter server exactly as the document says: it sets up the topology in
 host, publishes requests (their metadata validated against docs/schema/request-metadata.v1.json),
 runs mailfilter_client.py as the owner's broker user, and checks every reply: routing, each required
 AMQP property, user_id, and the body against docs/schema/reply.v1.json. It also checks what the
-owner's permissions refuse, the permission regexes and the worked examples the document quotes.
+owner's permissions refuse, the permission regexes and the worked examples the document quotes,
+and that an outcome event (section 12) reaches the owner's events queue and `mailfilter_client.py
+--events` prints it.
 
 Environment: FILTER_RABBITMQ_DIR (default test-artifacts/rabbitmq), FILTER_RABBITMQ_PORT (15682),
 FILTER_RABBITMQ_MANAGEMENT_PORT (15683). Exit status 0 when every check passed.
@@ -25,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import select
 import subprocess
 import sys
 import tempfile
@@ -47,6 +50,7 @@ MANAGEMENT_PORT = int(os.environ.get("FILTER_RABBITMQ_MANAGEMENT_PORT", "15683")
 ADMIN = "filteradmin"
 REQUEST_SCHEMA = json.loads((ROOT / "docs/schema/request-metadata.v1.json").read_text())
 REPLY_SCHEMA = json.loads((ROOT / "docs/schema/reply.v1.json").read_text())
+EVENT_SCHEMA = json.loads((ROOT / "docs/schema/event.v1.json").read_text())
 DOCUMENT = (ROOT / "docs/protocol.md").read_text()
 failures = []
 results_file = None  # the --results file, one JSON line per check
@@ -93,6 +97,11 @@ def escape_regex(text):
 
 def read_permission(owner):
     return "^" + escape_regex("mailfilter.user." + owner) + "$"
+
+
+def owner_queues_read_permission(owner):
+    """What `filterctl user add` grants: the request queue and the events queue (section 3)."""
+    return r"^mailfilter\.(user|events)\." + escape_regex(owner) + "$"
 
 
 class Management:
@@ -236,11 +245,41 @@ def check_authorization(owner, password, vhost, others):
     connection.close()
 
 
+def url_of(user, vhost):
+    return f"amqp://{urllib.parse.quote(user, safe='')}@127.0.0.1:{AMQP_PORT}/{urllib.parse.quote(vhost, safe='')}"
+
+
+def check_events(channel, owner, password, vhost, url):
+    """Section 12: an event the server publishes reaches the owner's events queue, valid against
+    its schema, and `mailfilter_client.py --events` prints it."""
+    queue = "mailfilter.events." + owner
+    channel.queue_declare(queue, durable=True, arguments={"x-max-length-bytes": 16 << 20, "x-overflow": "drop-head"})
+    channel.queue_bind(queue, "mailfilter.events", routing_key=owner)
+    event = {"version": 1, "type": "outcome", "id": secrets.token_hex(12), "queueId": "Q" + secrets.token_hex(7),
+             "owner": owner, "recipient": owner, "sender": "friend@example.org", "action": "pass",
+             "source": "client", "state": "delivered", "detail": "250 2.0.0 Ok", "at": rfc3339(now())}
+    check("the event is valid against event.v1.json", not schema_errors(EVENT_SCHEMA, event), schema_errors(EVENT_SCHEMA, event))
+    channel.basic_publish("mailfilter.events", owner, json.dumps(event).encode(), pika.BasicProperties(
+        delivery_mode=2, content_type="application/json", type="mailfilter.event.v1", message_id=event["id"],
+        timestamp=int(time.time())))
+    printer = subprocess.Popen([sys.executable, str(HERE / "mailfilter_client.py"), "--amqp", url, "--events"],
+                               env=dict(os.environ, MAILFILTER_PASSWORD=password), stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        readable, _, _ = select.select([printer.stdout], [], [], 30)
+        line = printer.stdout.readline() if readable else ""
+    finally:
+        printer.terminate()
+        printer.wait(timeout=10)
+    check("mailfilter_client.py --events prints the owner's event", line and json.loads(line) == event, line)
+    channel.queue_delete(queue)
+
+
 def check_document():
     """The regexes and worked examples the document quotes are what this implementation computes."""
     for owner in ["alice@example.com", "j.smith@example.com", "x|y@example.com"]:
         check(f"docs/protocol.md quotes read permission of {owner}", f"`{read_permission(owner)}`" in DOCUMENT, read_permission(owner))
-    for name, schema in [("request-metadata.v1", REQUEST_SCHEMA), ("reply.v1", REPLY_SCHEMA)]:
+    for name, schema in [("request-metadata.v1", REQUEST_SCHEMA), ("reply.v1", REPLY_SCHEMA), ("event.v1", EVENT_SCHEMA)]:
         match = re.search(r"<!-- example: " + re.escape(name) + r" -->\s*```json\n(.*?)```", DOCUMENT, re.S)
         check(f"docs/protocol.md has a worked example of {name}", match is not None)
         if match:
@@ -272,12 +311,13 @@ def main():
         for user in [owner, second]:
             management.call("PUT", ["users", user], {"password": password, "tags": ""})
             management.call("PUT", ["permissions", vhost, user],
-                            {"configure": "^$", "write": r"^mailfilter\.replies$", "read": read_permission(user)})
+                            {"configure": "^$", "write": r"^mailfilter\.replies$", "read": owner_queues_read_permission(user)})
         server = connect(ADMIN, admin_password, vhost)
         channel = server.channel()
         channel.confirm_delivery()
         channel.exchange_declare("mailfilter.requests", "direct", durable=True)
         channel.exchange_declare("mailfilter.replies", "direct", durable=True)
+        channel.exchange_declare("mailfilter.events", "topic", durable=True)
         server_queue = "mailfilter.server." + server_id
         channel.queue_declare(server_queue, durable=True, arguments={"x-max-length-bytes": 10_000_000})
         channel.queue_bind(server_queue, "mailfilter.replies", routing_key=server_id)
@@ -286,11 +326,12 @@ def main():
                                   arguments={"x-max-length-bytes": 10_000_000, "x-overflow": "reject-publish"})
             channel.queue_bind("mailfilter.user." + user, "mailfilter.requests", routing_key=user)
 
+        check_events(channel, owner, password, vhost, url_of(owner, vhost))
         check_document()
         check_authorization(owner, password, vhost, [second] + victims)
         check_authorization(second, password, vhost, [owner] + victims)
 
-        url = f"amqp://{urllib.parse.quote(owner, safe='')}@127.0.0.1:{AMQP_PORT}/{urllib.parse.quote(vhost, safe='')}"
+        url = url_of(owner, vhost)
         refused = subprocess.run([sys.executable, str(HERE / "mailfilter_client.py"), "--amqp", url],
                                  env=dict(os.environ, MAILFILTER_PASSWORD="wrong"), capture_output=True, text=True, timeout=30)
         check("the client exits with status 2 on a wrong password", refused.returncode == 2, refused.returncode)

@@ -29,6 +29,10 @@ public final class EmbeddedFilter: Service, Sendable {
 
     /// The server; its ``FilterServer/listeningAddresses`` tell where it listens.
     public let server: FilterServer
+    /// The in-memory broker: other parts of the program log in to it (an
+    /// `InMemoryTransport` as an owner) to read that owner's outcome events with
+    /// `events(owner:prefetch:)`.
+    public let broker: InMemoryBroker
     private let clients: [FilterClient]
     private let transports: [InMemoryTransport]
 
@@ -53,6 +57,7 @@ public final class EmbeddedFilter: Service, Sendable {
         }
         self.server = try FilterServer(configuration: configuration, transport: serverTransport, logger: logger)
         self.clients = filterClients
+        self.broker = broker
         self.transports = transports
     }
 

@@ -34,6 +34,8 @@ public final class FilterServer: Service, Sendable {
 
     /// Asks owners over the transport; `nil` without one.
     private let coordinator: DecisionCoordinator?
+    /// Publishes outcome events over the transport; `nil` without one.
+    private let events: EventPublisher?
     /// The quarantine store (by default in `<spool>/quarantine`); `nil` when disabled.
     public let quarantine: QuarantineStore?
     /// Releases, deletions, expiry and digests of the quarantine.
@@ -60,6 +62,10 @@ public final class FilterServer: Service, Sendable {
             DecisionCoordinator(transport: $0, configuration: configuration.filtering, logger: logger)
         }
         self.coordinator = coordinator
+        let events = transport.map {
+            EventPublisher(transport: $0, filtering: configuration.filtering, configuration: configuration.events, logger: logger)
+        }
+        self.events = events
         self.queue = DeliveryQueue(maximumContentBytes: configuration.delivery.memoryBytes)
         let fileThreadPool = NIOThreadPool(numberOfThreads: configuration.fileThreads)
         fileThreadPool.start()
@@ -91,7 +97,7 @@ public final class FilterServer: Service, Sendable {
         self.lanes = DeliveryLane.make(
             eventLoopGroup: eventLoopGroup, spool: spool, queue: queue,
             decisions: coordinator.map { DecisionStage(coordinator: $0, configuration: configuration.filtering) },
-            quarantine: self.quarantine, configuration: configuration, logger: logger)
+            quarantine: self.quarantine, outcomes: events, configuration: configuration, logger: logger)
         (self.listeningAddresses, self.listening) = AsyncStream.makeStream(of: SocketAddress.self)
     }
 
@@ -121,6 +127,11 @@ public final class FilterServer: Service, Sendable {
                             workerGroup.addTask { await quarantine.runMaintenance { await self.queue.isClosedForWork } }
                         }
                     }
+                    // Delivery has stopped: no more outcomes; pending events get a grace period.
+                    self.events?.finish()
+                }
+                if let events = self.events {
+                    group.addTask { await events.run() }
                 }
                 group.addTask { await control.run() }
                 // The SMTP listener ends first (on shutdown); then delivery finishes what is in
@@ -207,7 +218,8 @@ struct DeliveryLane: Sendable {
     /// Spreads `configuration.delivery.concurrency` workers over the group's event loops.
     static func make(
         eventLoopGroup: any EventLoopGroup, spool: Spool, queue: DeliveryQueue, decisions: DecisionStage?,
-        quarantine: (any QuarantineSink)?, configuration: FilterServerConfiguration, logger: Logger
+        quarantine: (any QuarantineSink)?, outcomes: (any OutcomeObserver)?, configuration: FilterServerConfiguration,
+        logger: Logger
     ) -> [DeliveryLane] {
         var loops: [any EventLoop] = []
         var iterator = eventLoopGroup.makeIterator()
@@ -222,7 +234,7 @@ struct DeliveryLane: Sendable {
             return DeliveryLane(
                 agent: DeliveryAgent(
                     spool: spool, queue: queue, client: client, decisions: decisions, quarantine: quarantine,
-                    configuration: configuration, logger: logger),
+                    outcomes: outcomes, configuration: configuration, logger: logger),
                 executor: EventLoopTaskExecutor(loop), workers: workers)
         }
     }

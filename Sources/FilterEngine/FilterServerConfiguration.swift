@@ -23,6 +23,8 @@ public struct FilterServerConfiguration: Sendable {
     public var filtering: FilteringConfiguration
     /// Where and how the quarantine is kept, expired and reported in digests.
     public var quarantine = QuarantineConfiguration()
+    /// How outcome events are published when the server runs with a transport.
+    public var events = EventConfiguration()
 
     /// The next hop's address and the client's timeouts.
     public struct NextHop: Sendable, Hashable {

@@ -16,6 +16,9 @@ import Foundation
 ///   ``DeliveredRequest/redelivered``;
 /// - a reply carries the broker user of the client that sent it (``ReceivedReply/userID``),
 ///   set by the transport and validated by the broker, never chosen by the caller;
+/// - outcome events go to the topic exchange `mailfilter.events` with the owner as routing
+///   key, persistent and confirmed but not `mandatory`; only a server may publish them, and an
+///   owner may read only their own events queue;
 /// - streams survive reconnections: a backend that loses its connection reconnects with
 ///   backoff, declares what it needs again and re-sends what was not confirmed. A stream ends
 ///   when the transport is shut down, or throws a ``TransportError`` that reconnecting cannot
@@ -39,6 +42,13 @@ public protocol FilterTransport: Sendable {
     /// Acknowledges a reply taken from ``replies(serverID:)``.
     func acknowledge(_ reply: ReceivedReply) async throws(TransportError)
 
+    /// Publishes an outcome event to the topic exchange `mailfilter.events`, persistent, with
+    /// the owner as routing key, and waits for the broker's confirm. Not `mandatory`: an owner
+    /// without an events queue has no listener, and the event is dropped by the broker.
+    /// - Throws: ``TransportError``; ``TransportError/Code/protocolError`` when the broker
+    ///   refused the event (`basic.nack`).
+    func publishEvent(_ event: OutgoingEvent) async throws(TransportError)
+
     // MARK: Client side
 
     /// The requests arriving on an owner's queue `mailfilter.user.<owner>`, at most `prefetch`
@@ -55,6 +65,15 @@ public protocol FilterTransport: Sendable {
     /// Acknowledges a request without answering it: for a request that cannot be answered
     /// (no `correlation_id` or no `reply_to`), which would otherwise come back forever.
     func discard(_ request: DeliveredRequest) async throws(TransportError)
+
+    /// The outcome events arriving on an owner's events queue `mailfilter.events.<owner>`, at
+    /// most `prefetch` of them unacknowledged at a time (0: no limit). Acknowledge each with
+    /// ``acknowledge(_:)`` once handled; unacknowledged events come again.
+    func events(owner: String, prefetch: Int) async throws(TransportError) -> AsyncThrowingStream<DeliveredEvent, any Error>
+
+    /// Acknowledges an event taken from ``events(owner:prefetch:)``; one whose delivery died
+    /// with an earlier connection is left alone (it comes again).
+    func acknowledge(_ event: DeliveredEvent) async throws(TransportError)
 
     // MARK: Both
 
@@ -115,6 +134,49 @@ public struct OutgoingRequest: Sendable, Hashable {
         self.body = body
         self.expiration = expiration
         self.timestamp = timestamp
+    }
+}
+
+/// An outcome event as the server publishes it (docs/protocol.md, "Events").
+public struct OutgoingEvent: Sendable, Hashable {
+    /// The event id (the request id of the recipient): `message_id`.
+    public var id: String
+    /// The canonical owner: the routing key on `mailfilter.events`.
+    public var owner: String
+    /// The event JSON (``FilterCore/OutcomeEvent``).
+    public var body: [UInt8]
+    /// When the outcome became final: `timestamp`.
+    public var timestamp: Date
+
+    /// Creates an event.
+    public init(id: String, owner: String, body: [UInt8], timestamp: Date) {
+        self.id = id
+        self.owner = owner
+        self.body = body
+        self.timestamp = timestamp
+    }
+}
+
+/// An outcome event as a consumer of an events queue receives it.
+public struct DeliveredEvent: Sendable, Hashable {
+    /// `message_id`: the event id, `nil` when the publisher sent none.
+    public var id: String?
+    /// `type`, when present (`mailfilter.event.v1`).
+    public var type: String?
+    /// The event JSON, unchecked.
+    public var body: [UInt8]
+    /// Whether the broker delivered this event before.
+    public var redelivered: Bool
+    /// Identifies this delivery to the transport that produced it.
+    public var receipt: DeliveryReceipt
+
+    /// Creates a delivered event.
+    public init(id: String?, type: String?, body: [UInt8], redelivered: Bool, receipt: DeliveryReceipt) {
+        self.id = id
+        self.type = type
+        self.body = body
+        self.redelivered = redelivered
+        self.receipt = receipt
     }
 }
 

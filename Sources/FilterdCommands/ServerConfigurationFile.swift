@@ -21,6 +21,7 @@ struct ServerConfigurationFile: Decodable {
     var serverID: String?
     var filtering: Filtering?
     var quarantine: Quarantine?
+    var events: Events?
     /// Only `filterd all-in-one` runs clients.
     var clients: [ClientSection]?
 
@@ -69,6 +70,16 @@ struct ServerConfigurationFile: Decodable {
         }
     }
 
+    struct Events: Codable {
+        var maxPending: Int?
+        var concurrency: Int?
+        var shutdownGrace: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case concurrency, maxPending = "max_pending", shutdownGrace = "shutdown_grace"
+        }
+    }
+
     struct Filtering: Codable {
         var deadline: Double?
         var defaultAction: String?
@@ -111,7 +122,7 @@ struct ServerConfigurationFile: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case hostname, listen, spool, smtp, delivery, amqp, filtering, clients, quarantine
+        case hostname, listen, spool, smtp, delivery, amqp, filtering, clients, quarantine, events
         case nextHop = "next_hop"
         case logLevel = "log_level"
         case amqpPasswordFile = "amqp_password_file"
@@ -210,6 +221,14 @@ struct ServerConfigurationFile: Decodable {
             if let value = quarantine.digestFrom {
                 guard DeliveryAddress.isValid(value) else { throw ConfigurationError(key: key + ["digest_from"], "\(value) is not a valid address") }
                 configuration.quarantine.digestFrom = value
+            }
+        }
+        if let events {
+            let key = ["events"]
+            if let value = events.maxPending { configuration.events.maximumPending = try Self.positive(value, key + ["max_pending"]) }
+            if let value = events.concurrency { configuration.events.concurrency = try Self.positive(value, key + ["concurrency"]) }
+            if let value = events.shutdownGrace {
+                configuration.events.shutdownGrace = try Self.seconds(value, key + ["shutdown_grace"])
             }
         }
         return configuration

@@ -1,6 +1,7 @@
 import FilterCore
 import FilterProcessors
 import FilterQuarantine
+import FilterQueue
 import FilterSMTP
 import Foundation
 import Logging
@@ -121,6 +122,66 @@ private final class SeenRequests: Sendable {
                 #expect(delivered.flatMap { $0.0.recipients.map(\.address) }.sorted() == ["bob@example.com", "carol@example.com"])
                 group.cancelAll()
             }
+        }
+    }
+
+    /// Each owner's events queue receives the final outcome of each of their recipients, as
+    /// wire JSON: alice's denied copy and bob's delivered one; carol (no client, no events
+    /// queue) costs nothing. Alice may not read bob's events.
+    @Test(.timeLimit(.minutes(1))) func embeddedFilterPublishesEachOwnersOutcomes() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-events-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        try await withNextHop { hop, hopPort in
+            let filter = try EmbeddedFilter(
+                server: configuration(nextHopPort: hopPort, spool: spool),
+                clients: [
+                    .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([try SenderList(options: .init(block: ["@spam.example"]))])),
+                    .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([])),
+                ],
+                logger: logger)
+            let alice = InMemoryTransport(broker: filter.broker, user: "alice@example.com")
+            let bob = InMemoryTransport(broker: filter.broker, user: "bob@example.com")
+            var aliceEvents = try await alice.events(owner: "alice@example.com", prefetch: 0).makeAsyncIterator()
+            var bobEvents = try await bob.events(owner: "bob@example.com", prefetch: 0).makeAsyncIterator()
+            await #expect("alice reading bob's events") {
+                try await alice.events(owner: "bob@example.com", prefetch: 0)
+            } throws: { error in
+                (error as? TransportError)?.code == .accessRefused
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await filter.run() }
+                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
+                let port = await addresses.next()!.port!
+                let recipients = ["Alice+news@example.com", "bob@example.com", "carol@example.com"]
+                let result = try await send(to: port, subject: "events", from: "bulk@spam.example", recipients: recipients)
+                #expect(result.dataReply?.code == 250)
+
+                let aliceDelivery = try #require(try await aliceEvents.next())
+                #expect(aliceDelivery.type == "mailfilter.event.v1")
+                let aliceEvent = try OutcomeEvent(wireJSON: aliceDelivery.body)
+                #expect(aliceDelivery.id == aliceEvent.id)
+                #expect(aliceEvent.owner == "alice@example.com")
+                #expect(aliceEvent.recipient == "Alice+news@example.com")
+                #expect(aliceEvent.sender == "bulk@spam.example")
+                #expect(aliceEvent.state == "denied")
+                #expect(aliceEvent.action == .deny)
+                #expect(aliceEvent.source == .client)
+                #expect(aliceEvent.reason != nil)
+                try await alice.acknowledge(aliceDelivery)
+
+                let bobEvent = try OutcomeEvent(wireJSON: try #require(try await bobEvents.next()).body)
+                #expect(bobEvent.owner == "bob@example.com")
+                #expect(bobEvent.state == "delivered")
+                #expect(bobEvent.action == .pass)
+                #expect(bobEvent.source == .client)
+                #expect(bobEvent.queueID == aliceEvent.queueID)
+                #expect(bobEvent.detail?.hasPrefix("250") == true)
+                let delivered = hop.messages.withLockedValue { $0.flatMap { $0.0.recipients.map(\.address) } }
+                #expect(delivered.contains("bob@example.com"), "bob's event follows his delivery")
+                group.cancelAll()
+            }
+            await alice.shutdown()
+            await bob.shutdown()
         }
     }
 

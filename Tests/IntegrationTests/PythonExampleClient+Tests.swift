@@ -40,7 +40,7 @@ struct PythonExampleClientTests {
         }
     }
 
-    @Test("every other check passed: round trip, reply properties and schema, redelivery, the document's regexes and examples")
+    @Test("every other check passed: round trip, reply properties and schema, redelivery, events, the document's regexes and examples")
     func otherChecksPass() async throws {
         let run = try await ProtocolScriptRun.shared.value
         let others = run.checks.filter { check in
@@ -146,5 +146,17 @@ struct ProtocolDocumentExampleTests {
         #expect(reply.score == 7.4)
         #expect(reply.addHeaders == [FilterReply.HeaderField(name: "X-Spam-Report", value: "BAYES_99=3.5, URIBL_BLOCKED=0.0")])
         #expect(reply.processors?.map(\.name) == ["sender-allowlist", "spamassassin"])
+    }
+
+    @Test("the event example decodes as OutcomeEvent")
+    func eventExampleDecodes() throws {
+        let event = try OutcomeEvent(wireJSON: Array(try Self.example("event.v1")))
+        #expect(event.version == 1)
+        #expect(event.type == OutcomeEvent.outcomeType)
+        #expect(event.owner == OwnerResolver().owner(of: event.recipient))
+        #expect(event.action == .spam)
+        #expect(event.source == .client)
+        #expect(event.state == "delivered")
+        #expect(abs(event.at.timeIntervalSince1970 - 1_795_684_448.312) < 0.001)
     }
 }

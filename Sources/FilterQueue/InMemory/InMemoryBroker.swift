@@ -8,9 +8,13 @@ import FilterCore
 /// per owner. Then each party talks to it through its own ``InMemoryTransport``.
 ///
 /// What it keeps from RabbitMQ:
-/// - permissions: only a server user publishes requests and consumes reply queues; an owner's
-///   user consumes only the queues it was subscribed to and publishes only replies; anything
-///   else is ``TransportError/Code/accessRefused``;
+/// - permissions: only a server user publishes requests and events and consumes reply queues;
+///   an owner's user consumes only the request and events queues it was subscribed to and
+///   publishes only replies; anything else is ``TransportError/Code/accessRefused``;
+/// - events: `mailfilter.events` is a topic exchange (binding keys with `*` and `#`), events
+///   are not `mandatory`, and an events queue keeps at most
+///   ``QueueLimits/eventQueueDefault``'s `max-length-bytes` of events, dropping the oldest
+///   (`overflow=drop-head`; there is no time-to-live in memory);
 /// - `mandatory`: a request for an owner without a queue is ``PublishOutcome/unroutable``;
 /// - `max-length-bytes` with `overflow=reject-publish`: a request that cannot go to a consumer
 ///   at once and would take the ready bodies over the limit is ``PublishOutcome/rejected``;
@@ -36,18 +40,24 @@ public final class InMemoryBroker: Sendable {
     }
 
     /// Subscribes an owner, as `filterctl user add` does: declares the queue
-    /// `mailfilter.user.<owner>` bound to `mailfilter.requests` with the owner as routing key,
-    /// and lets `user` consume it and publish replies. Subscribing again changes the limit.
+    /// `mailfilter.user.<owner>` bound to `mailfilter.requests` and the events queue
+    /// `mailfilter.events.<owner>` bound to `mailfilter.events`, both with the owner as routing
+    /// key, and lets `user` consume both and publish replies. Subscribing again changes the limit.
     ///
     /// - Parameters:
     ///   - owner: The canonical owner address.
     ///   - user: The broker user of the owner's client (normally the owner address itself).
     ///   - maxLengthBytes: The queue's `max-length-bytes` in octets of message body (with
     ///     `overflow=reject-publish`); `nil` for no limit.
-    /// - Throws: ``TopologyError`` when the queue name would exceed 255 octets.
+    /// - Throws: ``TopologyError`` when a queue name would exceed 255 octets.
     public func subscribe(owner: String, user: String, maxLengthBytes: Int? = nil) throws(TopologyError) {
         let queue = try Topology.requestQueue(owner: owner)
-        state.withLock { $0.subscribe(owner: owner, queue: queue, user: user, maxLengthBytes: maxLengthBytes) }
+        let eventQueue = try Topology.eventQueue(owner: owner)
+        state.withLock {
+            $0.subscribe(
+                owner: owner, queue: queue, eventQueue: eventQueue, user: user, maxLengthBytes: maxLengthBytes,
+                eventQueueBytes: QueueLimits.eventQueueDefault.maxLengthBytes)
+        }
     }
 
     // MARK: For InMemoryTransport
@@ -91,6 +101,36 @@ public final class InMemoryBroker: Sendable {
         }
     }
 
+    func publishEvent(_ event: OutgoingEvent, session: UInt64) throws(TransportError) {
+        let message = InMemoryMessage(
+            messageID: event.id, type: "mailfilter.event.v1", body: event.body)
+        try state.withLock { (state) throws(TransportError) in
+            let user = try state.user(ofSession: session)
+            guard state.grants[user]?.isServer == true else {
+                throw TransportError(
+                    .accessRefused, "broker user \(user) may not publish to exchange \(Topology.eventExchange)")
+            }
+            _ = state.publishEvent(message, routingKey: event.owner, now: .now)
+        }
+    }
+
+    func events(
+        owner: String, prefetch: Int, session: UInt64
+    ) throws(TransportError) -> AsyncThrowingStream<DeliveredEvent, any Error> {
+        let queue: String
+        do {
+            queue = try Topology.eventQueue(owner: owner)
+        } catch {
+            throw TransportError(.protocolError, error.description)
+        }
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: DeliveredEvent.self)
+        try consume(queue: queue, session: session, prefetch: prefetch, exclusive: false, sink: .events(continuation)) {
+            (state, user) throws(TransportError) in
+            try state.authorizeRead(queue, user: user)
+        }
+        return stream
+    }
+
     func replies(
         serverID: String, session: UInt64
     ) throws(TransportError) -> AsyncThrowingStream<ReceivedReply, any Error> {
@@ -118,9 +158,7 @@ public final class InMemoryBroker: Sendable {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: DeliveredRequest.self)
         try consume(queue: queue, session: session, prefetch: prefetch, exclusive: false, sink: .requests(continuation)) {
             (state, user) throws(TransportError) in
-            guard state.grants[user]?.readableQueues.contains(queue) == true else {
-                throw TransportError(.accessRefused, "broker user \(user) may not consume queue \(queue)")
-            }
+            try state.authorizeRead(queue, user: user)
         }
         return stream
     }
@@ -167,6 +205,7 @@ public final class InMemoryBroker: Sendable {
         switch sink {
         case .requests(let continuation): continuation.onTermination = { end($0) }
         case .replies(let continuation): continuation.onTermination = { end($0) }
+        case .events(let continuation): continuation.onTermination = { end($0) }
         }
     }
 

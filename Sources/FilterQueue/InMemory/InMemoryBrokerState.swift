@@ -9,11 +9,12 @@ struct InMemoryBrokerState: Sendable {
     /// What a broker user may do: the in-memory form of RabbitMQ's configure/write/read
     /// permissions for the two kinds of user wire protocol v1 has.
     struct Grants: Sendable {
-        /// A server user: may publish to `mailfilter.requests`, declare and consume reply queues.
+        /// A server user: may publish to `mailfilter.requests` and `mailfilter.events`, declare
+        /// and consume reply queues.
         var isServer = false
         /// An owner's user: may publish to `mailfilter.replies`.
         var mayReply = false
-        /// The request queues the user may consume.
+        /// The request and events queues the user may consume.
         var readableQueues: Set<String> = []
     }
 
@@ -23,6 +24,9 @@ struct InMemoryBrokerState: Sendable {
         var ready = InMemoryMessageBuffer()
         /// `max-length-bytes` with `overflow=reject-publish`, in octets of body; `nil` for none.
         var maxLengthBytes: Int?
+        /// `max-length-bytes` with `overflow=drop-head`, in octets of body: the oldest ready
+        /// messages go to make room; `nil` for none.
+        var dropHeadBytes: Int?
         /// The consumers, in the order they are served (round robin).
         var consumers: [UInt64] = []
         /// Where the next round-robin search starts.
@@ -49,6 +53,8 @@ struct InMemoryBrokerState: Sendable {
         case requests(AsyncThrowingStream<DeliveredRequest, any Error>.Continuation)
         /// A server's reply stream.
         case replies(AsyncThrowingStream<ReceivedReply, any Error>.Continuation)
+        /// A consumer's stream of outcome events.
+        case events(AsyncThrowingStream<DeliveredEvent, any Error>.Continuation)
 
         /// Hands a message to the stream; `false` when the stream has ended.
         func deliver(_ message: InMemoryMessage, receipt: DeliveryReceipt) -> Bool {
@@ -66,6 +72,12 @@ struct InMemoryBrokerState: Sendable {
                     body: message.body, receipt: receipt)
                 if case .terminated = continuation.yield(reply) { return false }
                 return true
+            case .events(let continuation):
+                let event = DeliveredEvent(
+                    id: message.messageID, type: message.type, body: message.body, redelivered: message.redelivered,
+                    receipt: receipt)
+                if case .terminated = continuation.yield(event) { return false }
+                return true
             }
         }
 
@@ -74,6 +86,7 @@ struct InMemoryBrokerState: Sendable {
             switch self {
             case .requests(let continuation): continuation.finish()
             case .replies(let continuation): continuation.finish()
+            case .events(let continuation): continuation.finish()
             }
         }
     }
@@ -99,6 +112,8 @@ struct InMemoryBrokerState: Sendable {
     private var queues: [String: Queue] = [:]
     /// Exchange name → routing key → queue name (direct exchanges, one queue per key).
     private var bindings: [String: [String: String]] = [:]
+    /// The bindings of the topic exchange `mailfilter.events`: binding key and queue.
+    private var eventBindings: [(key: String, queue: String)] = []
     private var sessions: [UInt64: Session] = [:]
     private var consumers: [UInt64: Consumer] = [:]
     private var nextIdentifier: UInt64 = 1
@@ -110,12 +125,18 @@ struct InMemoryBrokerState: Sendable {
         grants[user, default: Grants()].isServer = true
     }
 
-    /// Declares an owner's request queue (or updates its limit), binds it and lets `user`
-    /// consume it and reply.
-    mutating func subscribe(owner: String, queue name: String, user: String, maxLengthBytes: Int?) {
+    /// Declares an owner's request queue (or updates its limit) and events queue, binds them
+    /// with the owner as key and lets `user` consume both and reply.
+    mutating func subscribe(
+        owner: String, queue name: String, eventQueue: String, user: String, maxLengthBytes: Int?, eventQueueBytes: Int
+    ) {
         queues[name, default: Queue()].maxLengthBytes = maxLengthBytes
         bindings[Topology.requestExchange, default: [:]][owner] = name
-        grants[user, default: Grants()].readableQueues.insert(name)
+        queues[eventQueue, default: Queue()].dropHeadBytes = eventQueueBytes
+        if !eventBindings.contains(where: { $0.key == owner && $0.queue == eventQueue }) {
+            eventBindings.append((key: owner, queue: eventQueue))
+        }
+        grants[user, default: Grants()].readableQueues.formUnion([name, eventQueue])
         grants[user, default: Grants()].mayReply = true
     }
 
@@ -134,6 +155,14 @@ struct InMemoryBrokerState: Sendable {
             throw TransportError(.closed, "the in-memory transport was shut down")
         }
         return user
+    }
+
+    /// Checks RabbitMQ's `read` permission of `user` on a request or events queue.
+    /// - Throws: ``TransportError/Code/accessRefused`` when the user may not consume it.
+    func authorizeRead(_ queue: String, user: String) throws(TransportError) {
+        guard grants[user]?.readableQueues.contains(queue) == true else {
+            throw TransportError(.accessRefused, "broker user \(user) may not consume queue \(queue)")
+        }
     }
 
     /// Closes a session: its consumers end, their unacknowledged messages are delivered again.
@@ -182,6 +211,21 @@ struct InMemoryBrokerState: Sendable {
         queues[name]?.ready.append(message)
         dispatch(queue: name, now: now)
         return true
+    }
+
+    /// Publishes to the topic exchange `mailfilter.events`: a copy to every queue bound with a
+    /// matching key, the oldest ready messages of a full queue dropped (`drop-head`). Returns
+    /// how many queues took it (none is no error: the publish is not `mandatory`).
+    mutating func publishEvent(_ message: InMemoryMessage, routingKey: String, now: ContinuousClock.Instant) -> Int {
+        let targets = Set(eventBindings.filter { TopicKey.matches(binding: $0.key, routingKey: routingKey) }.map(\.queue))
+        for name in targets.sorted() where queues[name] != nil {
+            queues[name]?.ready.append(message)
+            if let limit = queues[name]?.dropHeadBytes {
+                while (queues[name]?.ready.bodyBytes ?? 0) > limit, queues[name]?.ready.removeFirst() != nil {}
+            }
+            dispatch(queue: name, now: now)
+        }
+        return targets.count
     }
 
     // MARK: Consumers

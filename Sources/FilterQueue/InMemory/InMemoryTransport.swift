@@ -45,6 +45,12 @@ public struct InMemoryTransport: FilterTransport {
         try broker.acknowledge(reply.receipt, session: session)
     }
 
+    /// Publishes an event to the owner's events queues; without one it is dropped.
+    /// - Throws: ``TransportError/Code/accessRefused`` for a user that is not a server.
+    public func publishEvent(_ event: OutgoingEvent) async throws(TransportError) {
+        try broker.publishEvent(event, session: session)
+    }
+
     /// Consumes the owner's queue; a `prefetch` of 0 or less means no limit (AMQP's 0).
     /// - Throws: ``TransportError/Code/accessRefused`` when this user may not read the owner's
     ///   queue; ``TransportError/Code/protocolError`` when the queue does not exist.
@@ -64,6 +70,20 @@ public struct InMemoryTransport: FilterTransport {
     /// Acknowledges a request without answering it.
     public func discard(_ request: DeliveredRequest) async throws(TransportError) {
         try broker.acknowledge(request.receipt, session: session)
+    }
+
+    /// Consumes the owner's events queue; a `prefetch` of 0 or less means no limit.
+    /// - Throws: ``TransportError/Code/accessRefused`` when this user may not read the owner's
+    ///   events queue; ``TransportError/Code/protocolError`` when the queue does not exist.
+    public func events(
+        owner: String, prefetch: Int
+    ) async throws(TransportError) -> AsyncThrowingStream<DeliveredEvent, any Error> {
+        try broker.events(owner: owner, prefetch: prefetch, session: session)
+    }
+
+    /// Acknowledges an event; a receipt the transport no longer knows is ignored.
+    public func acknowledge(_ event: DeliveredEvent) async throws(TransportError) {
+        try broker.acknowledge(event.receipt, session: session)
     }
 
     /// Ends the session: every stream finishes, unacknowledged requests and replies go back to

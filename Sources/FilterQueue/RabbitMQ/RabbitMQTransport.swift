@@ -4,15 +4,16 @@ import Logging
 
 /// ``FilterTransport`` over RabbitMQ, through rabbitmq-c 0.11 (docs/transport.md).
 ///
-/// Two connections, each owned by a thread of its own: one publishes (requests, replies) with
-/// pipelined publisher confirms and makes the passive declares of ``subscription(of:)``; the
-/// other consumes (the server's reply queue, an owner's request queue). Both are opened when
+/// Two connections, each owned by a thread of its own: one publishes (requests, replies,
+/// events) with pipelined publisher confirms and makes the passive declares of
+/// ``subscription(of:)``; the other consumes (the server's reply queue, an owner's request or
+/// events queue). Both are opened when
 /// first needed (``connect()`` opens the publishing one at once, to check the credentials)
 /// and re-opened with backoff when lost.
 ///
-/// The transport declares no exchanges: `mailfilter.requests` and `mailfilter.replies` belong
-/// to `filterctl setup`, and a client has no `configure` permission anyway. Publishing to a
-/// missing exchange fails with ``TransportError/Code/protocolError`` naming it. The server's
+/// The transport declares no exchanges: `mailfilter.requests`, `mailfilter.replies` and
+/// `mailfilter.events` belong to `filterctl setup`, and a client has no `configure` permission
+/// anyway. Publishing to a missing exchange fails with ``TransportError/Code/protocolError`` naming it. The server's
 /// reply queue is declared (durable, no arguments: limits come from a policy) and bound, since
 /// the server user may configure `mailfilter.server.*`.
 public actor RabbitMQTransport: FilterTransport {
@@ -50,6 +51,8 @@ public actor RabbitMQTransport: FilterTransport {
     public static let requestType = "mailfilter.request.v1"
     /// The `type` property of replies.
     public static let replyType = "mailfilter.reply.v1"
+    /// The `type` property of outcome events.
+    public static let eventType = "mailfilter.event.v1"
     /// The header that carries a request's metadata JSON.
     public static let metadataHeader = "x-mailfilter-request"
 
@@ -121,6 +124,19 @@ public actor RabbitMQTransport: FilterTransport {
         _ = try await worker(.consumer).acknowledge(session: reply.receipt.connection, deliveryTag: reply.receipt.deliveryTag)
     }
 
+    /// Publishes the event persistent (not `mandatory`) to `mailfilter.events` and waits for
+    /// its confirm, on the same confirm channel as requests.
+    /// - Throws: ``TransportError/Code/protocolError`` when the broker refused it (`basic.nack`).
+    public func publishEvent(_ event: OutgoingEvent) async throws(TransportError) {
+        switch try await worker(.publisher).publish(Self.message(for: event)) {
+        case .accepted, .unroutable:
+            // Not mandatory, so never returned: an owner without an events queue has no listener.
+            return
+        case .rejected:
+            throw TransportError(.protocolError, "the broker refused the event \(event.id) for \(event.owner)")
+        }
+    }
+
     // MARK: Client side
 
     /// Consumes `mailfilter.user.<owner>` (shared with the owner's other clients) with at most
@@ -144,13 +160,7 @@ public actor RabbitMQTransport: FilterTransport {
     /// - Throws: ``TransportError/Code/protocolError`` when the broker refused the reply
     ///   (`basic.nack`, reply queue full); the request is then not acknowledged.
     public func reply(_ reply: OutgoingReply, to request: DeliveredRequest) async throws(TransportError) {
-        let message = AMQPOutgoingMessage(
-            exchange: Topology.replyExchange, routingKey: reply.serverID, mandatory: true,
-            properties: AMQPProperties(
-                contentType: "application/json", deliveryMode: 2, correlationID: reply.id, type: Self.replyType,
-                userID: url.user),
-            body: reply.body)
-        switch try await worker(.publisher).publish(message) {
+        switch try await worker(.publisher).publish(Self.message(for: reply, user: url.user)) {
         case .accepted:
             break
         case .unroutable:
@@ -170,6 +180,29 @@ public actor RabbitMQTransport: FilterTransport {
     public func discard(_ request: DeliveredRequest) async throws(TransportError) {
         _ = try await worker(.consumer).acknowledge(
             session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag)
+    }
+
+    /// Consumes `mailfilter.events.<owner>` (shared with the owner's other consumers) with at
+    /// most `prefetch` unacknowledged events (`basic.qos`; 0 means no limit).
+    public func events(owner: String, prefetch: Int) async throws(TransportError) -> AsyncThrowingStream<DeliveredEvent, any Error> {
+        let queue: String
+        do {
+            queue = try Topology.eventQueue(owner: owner)
+        } catch {
+            throw TransportError(.protocolError, error.description)
+        }
+        return try await stream(queue: queue, binding: nil, exclusive: false, prefetch: prefetch) { delivery, session in
+            DeliveredEvent(
+                id: delivery.properties.messageID, type: delivery.properties.type, body: delivery.body,
+                redelivered: delivery.redelivered,
+                receipt: DeliveryReceipt(connection: session, deliveryTag: delivery.deliveryTag))
+        }
+    }
+
+    /// Acknowledges an event; one whose consumer session has ended is left alone (the broker
+    /// delivers it again).
+    public func acknowledge(_ event: DeliveredEvent) async throws(TransportError) {
+        _ = try await worker(.consumer).acknowledge(session: event.receipt.connection, deliveryTag: event.receipt.deliveryTag)
     }
 
     // MARK: Both
@@ -235,9 +268,34 @@ public actor RabbitMQTransport: FilterTransport {
             properties: AMQPProperties(
                 contentType: "message/rfc822", deliveryMode: 2, correlationID: request.id, replyTo: request.serverID,
                 expiration: String(milliseconds), messageID: request.queueID,
-                timestamp: UInt64(max(0, request.timestamp.timeIntervalSince1970.rounded(.down))), type: Self.requestType,
+                timestamp: amqpTimestamp(request.timestamp), type: Self.requestType,
                 headers: [Self.metadataHeader: request.metadata]),
             body: request.body)
+    }
+
+    /// The AMQP message of a reply: persistent JSON, `mandatory`, with the login user as
+    /// `user_id` (which the broker checks).
+    package static func message(for reply: OutgoingReply, user: String) -> AMQPOutgoingMessage {
+        AMQPOutgoingMessage(
+            exchange: Topology.replyExchange, routingKey: reply.serverID, mandatory: true,
+            properties: AMQPProperties(
+                contentType: "application/json", deliveryMode: 2, correlationID: reply.id, type: replyType, userID: user),
+            body: reply.body)
+    }
+
+    /// The AMQP message of an outcome event: persistent JSON, not `mandatory`.
+    package static func message(for event: OutgoingEvent) -> AMQPOutgoingMessage {
+        AMQPOutgoingMessage(
+            exchange: Topology.eventExchange, routingKey: event.owner, mandatory: false,
+            properties: AMQPProperties(
+                contentType: "application/json", deliveryMode: 2, messageID: event.id,
+                timestamp: amqpTimestamp(event.timestamp), type: eventType),
+            body: event.body)
+    }
+
+    /// AMQP's `timestamp`: whole seconds since 1970.
+    private static func amqpTimestamp(_ date: Date) -> UInt64 {
+        UInt64(max(0, date.timeIntervalSince1970.rounded(.down)))
     }
 
     private static func requestQueue(owner: String) throws(TransportError) -> String {

@@ -30,6 +30,11 @@ enum ConformanceSupport {
             metadata: metadata, body: body, expiration: expiration, timestamp: Date())
     }
 
+    /// An outcome event for `owner` with a fresh id.
+    static func event(owner: String, body: [UInt8] = Array(#"{"version":1,"type":"outcome"}"#.utf8)) -> OutgoingEvent {
+        OutgoingEvent(id: UUID().uuidString.lowercased(), owner: owner, body: body, timestamp: Date())
+    }
+
     /// A reply to `request` with a small JSON body.
     static func reply(to request: DeliveredRequest) throws -> OutgoingReply {
         let id = try #require(request.id)

@@ -35,6 +35,7 @@ enum TransportConformance {
         Property(name: "discarded request is not delivered again", check: discardedRequestIsNotDeliveredAgain),
         Property(name: "client cannot consume another owner's queue", check: clientCannotConsumeAnotherOwnersQueue),
         Property(name: "prefetch bounds unacknowledged deliveries", check: prefetchBoundsUnacknowledgedDeliveries),
+        Property(name: "events reach only their owner's events queue", check: eventsReachOnlyTheirOwnersEventsQueue),
         Property(name: "shutdown finishes streams", check: shutdownFinishesStreams),
     ]
 
@@ -407,6 +408,55 @@ enum TransportConformance {
             await bounded.shutdown()
             await server.shutdown()
             withExtendedLifetime(replies) {}
+        }
+    }
+
+    /// An event reaches its owner's events queue with its id, type and body intact, and no
+    /// other owner's; an event for an owner without an events queue is no error (not
+    /// `mandatory`). An owner can neither consume another owner's events queue nor publish
+    /// events (ACCESS_REFUSED).
+    static func eventsReachOnlyTheirOwnersEventsQueue(_ backend: any TransportBackend) async throws {
+        try await Support.withTimeLimit {
+            let alice = Support.uniqueOwner("events-alice")
+            let bob = Support.uniqueOwner("events-bob")
+            for owner in [alice, bob] { try await backend.subscribe(owner: owner, maxLengthBytes: nil) }
+            let server = try await backend.server()
+            let aliceClient = try await backend.client(owner: alice)
+            let bobClient = try await backend.client(owner: bob)
+
+            let body = Array(#"{"version":1,"type":"outcome","id":"x","recipient":"jörg@example.test"}"#.utf8) + [0xFF]
+            let first = Support.event(owner: alice, body: body)
+            let forBob = Support.event(owner: bob)
+            let nobody = Support.event(owner: Support.uniqueOwner("events-nobody"))
+            let second = Support.event(owner: alice)
+            for event in [first, forBob, nobody, second] { try await server.publishEvent(event) }
+
+            var aliceEvents = try await aliceClient.events(owner: alice, prefetch: 10).makeAsyncIterator()
+            let received = try await Support.next(&aliceEvents, "alice's first event arrived")
+            #expect(received.id == first.id)
+            #expect(received.type == "mailfilter.event.v1")
+            #expect(received.body == body)
+            #expect(!received.redelivered)
+            try await aliceClient.acknowledge(received)
+            // Bob's event, published in between, did not go to alice.
+            let next = try await Support.next(&aliceEvents, "alice's second event arrived")
+            #expect(next.id == second.id)
+            try await aliceClient.acknowledge(next)
+
+            await Support.expectAccessRefused("alice consuming bob's events queue") {
+                () throws(TransportError) in try await aliceClient.events(owner: bob, prefetch: 1)
+            }
+            var bobEvents = try await bobClient.events(owner: bob, prefetch: 1).makeAsyncIterator()
+            #expect(try await Support.next(&bobEvents, "bob's event arrived").id == forBob.id)
+            await #expect("alice publishing an event") {
+                try await aliceClient.publishEvent(Support.event(owner: bob))
+            } throws: { error in
+                (error as? TransportError)?.code == .accessRefused
+            }
+
+            await aliceClient.shutdown()
+            await bobClient.shutdown()
+            await server.shutdown()
         }
     }
 

@@ -215,6 +215,28 @@ struct InMemoryTransportTests {
         await server.shutdown()
     }
 
+    /// An events queue nobody reads keeps the newest events up to its size limit
+    /// (`overflow=drop-head`), and publishing never fails for it.
+    @Test func fullEventsQueueDropsTheOldestEvents() async throws {
+        let backend = InMemoryBackend()
+        let owner = Support.uniqueOwner("events-full")
+        try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+        let server = try await backend.server()
+        let size = 1 << 20
+        let limit = QueueLimits.eventQueueDefault.maxLengthBytes
+        let events = (0..<(limit / size + 3)).map { _ in Support.event(owner: owner, body: [UInt8](repeating: 0x20, count: size)) }
+        for event in events { try await server.publishEvent(event) }
+
+        let client = try await backend.client(owner: owner)
+        var received = try await client.events(owner: owner, prefetch: 0).makeAsyncIterator()
+        let kept = limit / size
+        for event in events.suffix(kept) {
+            #expect(try await Support.next(&received, "a kept event arrived").id == event.id)
+        }
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test func tooLongOwnerCannotSubscribe() {
         let broker = InMemoryBroker()
         let owner = String(repeating: "a", count: 240) + "@example.test"

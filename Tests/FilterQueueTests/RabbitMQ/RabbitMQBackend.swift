@@ -6,7 +6,8 @@ import Logging
 /// The RabbitMQ backend under the conformance suite and the RabbitMQ tests: transports logged
 /// in to the shared test node (``TestBroker``) or the TLS node (``TLSTestBroker``), owners
 /// subscribed as `filterctl user add` would (a broker user named after the owner with
-/// DESIGN.md's permissions, a durable queue bound to `mailfilter.requests`).
+/// DESIGN.md's permissions, a durable queue bound to `mailfilter.requests`, an events queue
+/// bound to `mailfilter.events`).
 ///
 /// Several checkouts share the node, so every name a test makes carries a random suffix.
 struct RabbitMQBackend: TransportBackend {
@@ -36,13 +37,14 @@ struct RabbitMQBackend: TransportBackend {
             start: { try await TLSTestBroker.start() }, ctl: { try TLSTestBroker.ctl($0) })
     }
 
-    /// Starts (or reuses) `node` and declares the two exchanges, as `filterctl setup` does.
+    /// Starts (or reuses) `node` and declares the three exchanges, as `filterctl setup` does.
     static func start(node: Node = .shared) async throws -> RabbitMQBackend {
         let backend = RabbitMQBackend(adminPassword: try await node.start(), node: node)
         let admin = try backend.adminTransport()
         do {
             try await admin.declareExchange(Topology.requestExchange, type: "direct")
             try await admin.declareExchange(Topology.replyExchange, type: "direct")
+            try await admin.declareExchange(Topology.eventExchange, type: "topic")
         } catch {
             await admin.shutdown()
             throw error
@@ -79,7 +81,7 @@ struct RabbitMQBackend: TransportBackend {
         _ = try node.ctl(["add_user", owner, Self.password(of: owner)])
         _ = try node.ctl([
             "set_permissions", "-p", "/", owner, Topology.configurePermission, Topology.writePermission,
-            try Topology.readPermission(owner: owner),
+            try Topology.ownerQueuesReadPermission(owner: owner),
         ])
         var arguments: [String: AMQPArgument] = [:]
         if let maxLengthBytes {
@@ -91,6 +93,13 @@ struct RabbitMQBackend: TransportBackend {
             try await admin.declareQueue(
                 try Topology.requestQueue(owner: owner), arguments: arguments, boundTo: Topology.requestExchange,
                 routingKey: owner)
+            let eventLimits = QueueLimits.eventQueueDefault
+            try await admin.declareQueue(
+                try Topology.eventQueue(owner: owner),
+                arguments: [
+                    "x-max-length-bytes": .integer(Int64(eventLimits.maxLengthBytes)),
+                    "x-overflow": .string(eventLimits.overflow.rawValue),
+                ], boundTo: Topology.eventExchange, routingKey: owner)
         } catch {
             await admin.shutdown()
             throw error
