@@ -126,8 +126,10 @@ start() {
         write_configuration "$dir"
         log "starting node under $dir (AMQP $AMQP_PORT, management $MANAGEMENT_PORT)"
         # Detached, the node keeps every descriptor it inherits: without these redirections
-        # a caller reading our output through a pipe would wait for the node to exit.
-        "$RABBITMQ_BIN/rabbitmq-server" -detached </dev/null >>"$dir/log/startup.log" 2>&1
+        # a caller reading our output through a pipe would wait for the node to exit. It also
+        # keeps the working directory, so it starts in its own: a node started from a checkout
+        # that is later deleted loses its management statistics (they read the cwd).
+        (cd "$dir" && "$RABBITMQ_BIN/rabbitmq-server" -detached </dev/null >>"$dir/log/startup.log" 2>&1)
         # await_startup fails at once while the node has not registered with
         # epmd yet, so wait (at most 90 s) for it to answer first.
         local deadline=$((SECONDS + 90))
