@@ -5,8 +5,8 @@
 # FILTER_INTEGRATION=1, which enables the tests in Tests/IntegrationTests that
 # start private Postfix instances. Extra arguments go to "swift test", e.g.
 #   scripts/test.sh --filter PostfixInstance
-# Without arguments it then builds and runs Examples/CustomProcessor. Exits non-zero when
-# anything fails.
+# Without arguments it then builds and runs Examples/CustomProcessor and the README's quick
+# start (scripts/quickstart.sh, then stopped). Exits non-zero when anything fails.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,4 +34,15 @@ swift test --skip-build --no-parallel "$@"
 # adds a processor to filterd); a filtered run (arguments given) skips it.
 if (($# == 0)); then
     Examples/CustomProcessor/run-example.sh
+    # The README's quick start, end to end on its own Postfix and filterd, then stopped.
+    mkdir -p test-artifacts
+    export QUICKSTART_DIR="$PWD/test-artifacts/quickstart"
+    status=0
+    scripts/quickstart.sh >"$QUICKSTART_DIR.log" 2>&1 || status=$?
+    scripts/quickstart.sh stop >/dev/null 2>&1 || true
+    if ((status != 0)); then
+        cat "$QUICKSTART_DIR.log" >&2
+        exit "$status"
+    fi
+    echo "quick start: ok"
 fi

@@ -16,23 +16,23 @@ struct ActionPolicySection: Codable {
     struct Spam: Codable {
         var subjectTag: String?
         var redirect: String?
-        enum CodingKeys: String, CodingKey { case subjectTag = "subject_tag", redirect }
+        enum CodingKeys: String, CodingKey, CaseIterable { case subjectTag = "subject_tag", redirect }
     }
 
     struct Virus: Codable {
         var notifyRecipient: Bool?
         var notify: String?
-        enum CodingKeys: String, CodingKey { case notifyRecipient = "notify_recipient", notify }
+        enum CodingKeys: String, CodingKey, CaseIterable { case notifyRecipient = "notify_recipient", notify }
     }
 
     struct Forward: Codable {
         var mode: String?
         var domains: [String]?
         var maxAddresses: Int?
-        enum CodingKeys: String, CodingKey { case mode, domains, maxAddresses = "max_addresses" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case mode, domains, maxAddresses = "max_addresses" }
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case deny, spam, virus, forward
         case discloseReason = "disclose_reason", maxHold = "max_hold", retryAfter = "retry_after"
         case delayNoticeAfter = "delay_notice_after"

@@ -13,7 +13,7 @@ struct ClientSection: Decodable {
     var fallbackAction: String?
     var pipeline: PipelineConfiguration?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case address, prefetch, pipeline
         case fallbackAction = "fallback_action"
     }
@@ -46,7 +46,7 @@ struct ClientConfigurationFile: Decodable {
     var logLevel: String?
     var client: ClientSection
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case amqp
         case amqpPasswordFile = "amqp_password_file"
         case logLevel = "log_level"
@@ -65,17 +65,21 @@ struct ClientConfigurationFile: Decodable {
     }
 
     static func load(_ path: String) throws -> ClientConfigurationFile {
-        try YAMLFile.decode(ClientConfigurationFile.self, path: path)
+        try YAMLFile.decode(ClientConfigurationFile.self, path: path, schema: schema)
     }
 }
 
 /// Reading YAML configuration files, with errors that name the file.
 enum YAMLFile {
-    static func decode<Value: Decodable>(_ type: Value.Type, path: String) throws -> Value {
+    /// Decodes the file at `path`; a key `schema` does not know is refused as a typo.
+    static func decode<Value: Decodable>(_ type: Value.Type, path: String, schema: ConfigurationSchema) throws -> Value {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("cannot read the configuration file \(path)")
         }
         let yaml = String(decoding: data, as: UTF8.self)
+        if let unknown = schema.firstUnknownKey(in: yaml) {
+            throw located(unknown, path: path, yaml: yaml)
+        }
         do {
             return try YAMLDecoder().decode(type, from: data, userInfo: [.processorRegistry: ProcessorTypes.registry])
         } catch let error as DecodingError {
@@ -98,6 +102,11 @@ enum YAMLFile {
         guard let key = error.key, var node = try? Yams.compose(yaml: yaml) else { return error }
         var line = node.mark?.line
         for name in key {
+            if let sequence = node.sequence, let index = Int(name), sequence.indices.contains(index) {
+                node = sequence[index]
+                line = node.mark?.line
+                continue
+            }
             guard let mapping = node.mapping, let (keyNode, value) = mapping.first(where: { $0.key.string == name }) else { break }
             line = keyNode.mark?.line
             node = value

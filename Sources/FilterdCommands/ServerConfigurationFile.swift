@@ -36,7 +36,7 @@ struct ServerConfigurationFile: Decodable {
         var allowedPeers: [String]?
         var xforwardPeers: [String]?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case maxMessageSize = "max_message_size", maxRecipients = "max_recipients"
             case maxSessions = "max_sessions", maxHops = "max_hops", maxLineLength = "max_line_length"
             case commandTimeout = "command_timeout", dataTimeout = "data_timeout"
@@ -50,7 +50,7 @@ struct ServerConfigurationFile: Decodable {
         var maxBackoff: Double?
         var maxQueueLifetime: Double?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case concurrency, minBackoff = "min_backoff", maxBackoff = "max_backoff"
             case maxQueueLifetime = "max_queue_lifetime"
         }
@@ -64,7 +64,7 @@ struct ServerConfigurationFile: Decodable {
         var digestInterval: Double?
         var digestFrom: String?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case enabled, directory, retention
             case expiryInterval = "expiry_interval", digestInterval = "digest_interval", digestFrom = "digest_from"
         }
@@ -75,7 +75,7 @@ struct ServerConfigurationFile: Decodable {
         var concurrency: Int?
         var shutdownGrace: Double?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case concurrency, maxPending = "max_pending", shutdownGrace = "shutdown_grace"
         }
     }
@@ -100,7 +100,7 @@ struct ServerConfigurationFile: Decodable {
             var fallbackAction: String?
             var actions: ActionPolicySection?
 
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case deadline, actions, offlinePolicy = "offline_policy"
                 case defaultAction = "default_action", fallbackAction = "fallback_action"
             }
@@ -109,10 +109,10 @@ struct ServerConfigurationFile: Decodable {
         struct HeaderFields: Codable {
             var maxFields: Int?
             var maxLength: Int?
-            enum CodingKeys: String, CodingKey { case maxFields = "max_fields", maxLength = "max_length" }
+            enum CodingKeys: String, CodingKey, CaseIterable { case maxFields = "max_fields", maxLength = "max_length" }
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case deadline, aliases, owners
             case defaultAction = "default_action", fallbackAction = "fallback_action"
             case offlinePolicy = "offline_policy", subscriptionCache = "subscription_cache"
@@ -121,7 +121,7 @@ struct ServerConfigurationFile: Decodable {
         }
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case hostname, listen, spool, smtp, delivery, amqp, filtering, clients, quarantine, events
         case nextHop = "next_hop"
         case logLevel = "log_level"
@@ -133,7 +133,7 @@ struct ServerConfigurationFile: Decodable {
     var source: (path: String, yaml: String)?
 
     static func load(_ path: String) throws -> ServerConfigurationFile {
-        var file = try YAMLFile.decode(ServerConfigurationFile.self, path: path)
+        var file = try YAMLFile.decode(ServerConfigurationFile.self, path: path, schema: schema)
         file.source = (path, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
         return file
     }

@@ -29,6 +29,10 @@ struct FilterdConfigurationErrorsTests {
          "FILE:2: filtering.fallback_action: forward is not an action the server applies on its own; use pass, deny, spam or quarantine"),
         ("smtp:\n  max_recipients: many\n", "FILE:2: smtp.max_recipients: expected a whole number"),
         ("quarantine:\n  digest_from: not-an-address\n", "FILE:2: quarantine.digest_from: not-an-address is not a valid address"),
+        ("filtering:\n  actions:\n    deny_polcy: bounce\n", "FILE:3: filtering.actions.deny_polcy: unknown key; known here: delay_notice_after, deny, "),
+        ("filtering:\n  owners:\n    bob@example.com:\n      dedline: 5\n", "FILE:4: filtering.owners.bob@example.com.dedline: unknown key"),
+        ("clients:\n  - address: a@example.com\n    prefech: 3\n", "FILE:3: clients.0.prefech: unknown key; known here: address, fallback_action, pipeline, prefetch"),
+        ("smpt:\n  max_recipients: 5\n", "FILE:1: smpt: unknown key; known here: amqp, amqp_password_file, clients, delivery"),
     ])
     func theServerNamesFileLineAndKey(yaml: String, expected: String) async throws {
         let message = try await refusal("server", yaml: yaml + "spool: SPOOL\n", arguments: [])
