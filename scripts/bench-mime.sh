@@ -25,10 +25,6 @@ bench_name=bench-mime.sh
 pids=()
 source scripts/bench/common.sh
 
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-
 messages=${BENCH_MIME_MESSAGES:-100}
 seed=${BENCH_MIME_SEED:-5}
 iterations=${BENCH_MIME_ITERATIONS:-20}

@@ -28,10 +28,6 @@ bench_name=bench-pipeline.sh
 pids=()
 source scripts/bench/common.sh
 
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-
 messages=${BENCH_PIPELINE_MESSAGES:-200}
 seed=${BENCH_PIPELINE_SEED:-5}
 requests=${BENCH_PIPELINE_REQUESTS:-3000}

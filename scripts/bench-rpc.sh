@@ -37,11 +37,9 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
 repository=$(pwd)
-
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
 messages=${BENCH_MESSAGES:-5000}
@@ -115,8 +113,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 bench_name=bench-rpc.sh
-# shellcheck source=scripts/bench/common.sh
-source scripts/bench/common.sh
 
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 

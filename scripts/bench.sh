@@ -19,11 +19,9 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
 repository=$(pwd)
-
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
 messages_4k=${BENCH_MESSAGES_4K:-5000}
@@ -61,8 +59,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 bench_name=bench.sh
-# shellcheck source=scripts/bench/common.sh
-source scripts/bench/common.sh
 
 # start_filterd PORT NEXT_HOP_PORT SPOOL: sets filterd_pid.
 start_filterd() {

@@ -1,6 +1,12 @@
-# Shell helpers shared by scripts/bench.sh and scripts/bench-rpc.sh; sourced, not run.
+# Shell helpers shared by the benchmark scripts (scripts/bench*.sh) and
+# Examples/CustomProcessor/run-example.sh; sourced, not run.
 # Expects the caller to keep started process ids in the array "pids" (its cleanup kills them)
 # and to name itself in "bench_name" for messages.
+
+# Swift from /opt/swift when it is not on PATH (a fresh machine).
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
 
 now() { date +%s.%N; }
 free_port() { python3 scripts/bench/freeport.py; }
