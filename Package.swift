@@ -181,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FilterQuarantineTests",
-            dependencies: ["FilterQuarantine"],
+            dependencies: ["FilterQuarantine", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

@@ -103,7 +103,9 @@ extension DeliveryAgent {
             single.recipients = [recipient]
             id = try await quarantine.quarantine(
                 id: DecisionStage.requestID(of: entry, at: index), envelope: single, queueID: "\(entry.queueID)", owner: owner,
-                action: action, reason: reason, receivedAt: entry.receivedAt, message: Array(bytes.readableBytesView))
+                action: action, reason: reason,
+                decision: entry.recipients[index].decision ?? RecipientDecision(action: action, source: .server),
+                receivedAt: entry.receivedAt, message: Array(bytes.readableBytesView))
         } catch {
             entry.recipients[index].record(.deferred, detail: "\(action): quarantine failed: \(error)", at: now)
             logger.error("Cannot quarantine; the message stays spooled", metadata: ["error": "\(error)"])

@@ -29,11 +29,14 @@ public struct QuarantineEntry: Sendable, Hashable, Codable {
     public var size: Int
     /// The message's envelope with this one recipient: what a release delivers with.
     public var envelope: Envelope
+    /// Who decided, and the score and tags of the decision; `nil` for entries stored without.
+    public var verdict: QuarantineVerdict?
 
     /// Creates an entry.
     public init(
         id: String, queueID: String, sender: String, recipient: String, owner: String, action: FilterAction,
-        reason: String, receivedAt: Date, quarantinedAt: Date, expiresAt: Date, size: Int, envelope: Envelope
+        reason: String, receivedAt: Date, quarantinedAt: Date, expiresAt: Date, size: Int, envelope: Envelope,
+        verdict: QuarantineVerdict? = nil
     ) {
         self.id = id
         self.queueID = queueID
@@ -47,5 +50,31 @@ public struct QuarantineEntry: Sendable, Hashable, Codable {
         self.expiresAt = expiresAt
         self.size = size
         self.envelope = envelope
+        self.verdict = verdict
+    }
+}
+
+/// The decision that quarantined a message, beyond its action and reason.
+public struct QuarantineVerdict: Sendable, Hashable, Codable {
+    /// Who or what decided: `client`, or the server's `deadline`, `offline`, ... (docs/filtering.md).
+    public var source: String
+    /// The client's score, when it gave one.
+    public var score: Double?
+    /// The client's tags.
+    public var tags: [String]
+
+    /// Creates a verdict.
+    public init(source: String, score: Double? = nil, tags: [String] = []) {
+        self.source = source
+        self.score = score
+        self.tags = tags
+    }
+
+    /// `source=client score=7.5 tags=eicar,attachment`, for listings.
+    public var summary: String {
+        var parts = ["source=\(source)"]
+        if let score { parts.append("score=\(score)") }
+        if !tags.isEmpty { parts.append("tags=\(tags.joined(separator: ","))") }
+        return parts.joined(separator: " ")
     }
 }

@@ -80,13 +80,14 @@ public final class QuarantineStore: Sendable {
     ///   - reason: The client's or the server's reason.
     ///   - receivedAt: When the server accepted the message.
     ///   - message: The message's bytes.
+    ///   - verdict: Who decided, with score and tags, when known.
     ///   - quarantinedAt: The time of quarantining; now by default.
     /// - Returns: The stored entry.
     /// - Throws: ``QuarantineError``: `invalidArgument` for a bad id or envelope, `readOnly`,
     ///   `ioFailure` or `database` when it could not be stored (nothing is then recorded).
     public func add(
         id: String, envelope: Envelope, queueID: String, owner: String, action: FilterAction, reason: String,
-        receivedAt: Date, message: [UInt8], quarantinedAt: Date = Date()
+        receivedAt: Date, message: [UInt8], verdict: QuarantineVerdict? = nil, quarantinedAt: Date = Date()
     ) async throws(QuarantineError) -> QuarantineEntry {
         try checkWritable()
         try Self.validate(id: id)
@@ -98,8 +99,10 @@ public final class QuarantineStore: Sendable {
         let entry = QuarantineEntry(
             id: id, queueID: queueID, sender: envelope.mailFrom, recipient: recipient.address, owner: owner,
             action: action, reason: reason, receivedAt: receivedAt, quarantinedAt: quarantinedAt,
-            expiresAt: quarantinedAt.addingTimeInterval(retention.timeInterval), size: message.count, envelope: envelope)
+            expiresAt: quarantinedAt.addingTimeInterval(retention.timeInterval), size: message.count, envelope: envelope,
+            verdict: verdict)
         let envelopeJSON = try Self.encode(envelope)
+        let verdictJSON = try verdict.map(Self.encode)
         let temporaryPath = directory + "/tmp/" + id
         let finalPath = messagePath(id)
         return try await access("cannot add \(id)") {
@@ -110,14 +113,14 @@ public final class QuarantineStore: Sendable {
                     try db.execute(
                         sql: """
                             INSERT INTO entry (id, queueID, sender, recipient, owner, action, reason, receivedAt,
-                                quarantinedAt, expiresAt, size, envelope)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                quarantinedAt, expiresAt, size, envelope, verdict)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             ON CONFLICT(id) DO NOTHING
                             """,
                         arguments: [
                             id, queueID, entry.sender, entry.recipient, owner, action.rawValue, reason,
                             receivedAt.timeIntervalSince1970, quarantinedAt.timeIntervalSince1970,
-                            entry.expiresAt.timeIntervalSince1970, message.count, envelopeJSON,
+                            entry.expiresAt.timeIntervalSince1970, message.count, envelopeJSON, verdictJSON,
                         ])
                     return .commit
                 }
@@ -327,6 +330,9 @@ public final class QuarantineStore: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v2: verdict") { db in
+            try db.execute(sql: "ALTER TABLE entry ADD COLUMN verdict TEXT")
+        }
         return migrator
     }()
 
@@ -399,13 +405,13 @@ public final class QuarantineStore: Sendable {
         }
     }
 
-    private static func encode(_ envelope: Envelope) throws(QuarantineError) -> String {
+    private static func encode(_ value: some Encodable) throws(QuarantineError) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do {
-            return String(decoding: try encoder.encode(envelope), as: UTF8.self)
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
         } catch {
-            throw QuarantineError(code: .invalidArgument, message: "cannot encode the envelope", reason: "\(error)")
+            throw QuarantineError(code: .invalidArgument, message: "cannot encode the \(type(of: value))", reason: "\(error)")
         }
     }
 
@@ -421,12 +427,14 @@ public final class QuarantineStore: Sendable {
         } catch {
             throw QuarantineError(code: .corrupt, message: "the stored envelope of \(id) is unreadable", reason: "\(error)")
         }
+        // A verdict that cannot be read (written by a later version) is left out, not fatal.
+        let verdict = (row["verdict"] as String?).flatMap { try? JSONDecoder().decode(QuarantineVerdict.self, from: Data($0.utf8)) }
         return QuarantineEntry(
             id: id, queueID: row["queueID"], sender: row["sender"], recipient: row["recipient"], owner: row["owner"],
             action: FilterAction(rawValue: row["action"]), reason: row["reason"],
             receivedAt: Date(timeIntervalSince1970: row["receivedAt"]),
             quarantinedAt: Date(timeIntervalSince1970: row["quarantinedAt"]),
-            expiresAt: Date(timeIntervalSince1970: row["expiresAt"]), size: row["size"], envelope: envelope)
+            expiresAt: Date(timeIntervalSince1970: row["expiresAt"]), size: row["size"], envelope: envelope, verdict: verdict)
     }
 }
 

@@ -340,6 +340,7 @@ private final class SeenRequests: Sendable {
                 #expect(entries.map(\.recipient).sorted() == ["erin@example.com", "frank@example.com"])
                 let virus = try #require(entries.first { $0.action == .virus })
                 #expect(virus.reason == "Eicar-Test-Signature")
+                #expect(virus.verdict?.source == "client")
                 #expect(virus.envelope.recipients.map(\.address) == ["erin@example.com"])
                 #expect(String(decoding: try await store.message(virus.id), as: UTF8.self).contains("Subject: infected"))
                 let delivered = hop.messages.withLockedValue { $0 }

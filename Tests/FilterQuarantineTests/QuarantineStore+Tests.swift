@@ -1,5 +1,6 @@
 import FilterCore
 import Foundation
+import GRDB
 import Testing
 
 @testable import FilterQuarantine
@@ -57,6 +58,57 @@ func message(subject: String) -> [UInt8] {
             #expect(try await store.headerSection("AB12.0") == "From: sender@example.test\r\nSubject: hello")
             #expect(FileManager.default.fileExists(atPath: directory + "/messages/AB12.0"))
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/tmp").isEmpty)
+        }
+    }
+
+    @Test func theVerdictIsKeptAndSurvivesReopening() async throws {
+        try await withStoreDirectory { directory in
+            let verdict = QuarantineVerdict(source: "client", score: 7.5, tags: ["phishing", "link"])
+            let store = try QuarantineStore(directory: directory)
+            let added = try await store.add(
+                id: "VER.0", envelope: envelope(to: "alice@example.test"), queueID: "QVER", owner: "alice@example.test",
+                action: .quarantine, reason: "phishing", receivedAt: start, message: message(subject: "v"), verdict: verdict,
+                quarantinedAt: start)
+            #expect(added.verdict == verdict)
+            #expect(try await QuarantineStore(directory: directory).entry("VER.0")?.verdict == verdict)
+            #expect(verdict.summary == "source=client score=7.5 tags=phishing,link")
+            let without = try await add(store, id: "VER.1", at: start)
+            #expect(without.verdict == nil)
+        }
+    }
+
+    /// A store made before verdicts were kept (schema v1) opens, gains the column, and its
+    /// entries read back without a verdict.
+    @Test func aStoreFromBeforeVerdictsIsMigrated() async throws {
+        try await withStoreDirectory { directory in
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let database = try DatabaseQueue(path: directory + "/quarantine.sqlite")
+            try await database.write { db in
+                try db.execute(sql: """
+                    CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                    INSERT INTO grdb_migrations VALUES ('v1');
+                    CREATE TABLE entry (
+                        sequence INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, queueID TEXT NOT NULL,
+                        sender TEXT NOT NULL, recipient TEXT NOT NULL COLLATE NOCASE, owner TEXT NOT NULL COLLATE NOCASE,
+                        action TEXT NOT NULL, reason TEXT NOT NULL, receivedAt REAL NOT NULL, quarantinedAt REAL NOT NULL,
+                        expiresAt REAL NOT NULL, size INTEGER NOT NULL, envelope TEXT NOT NULL);
+                    CREATE TABLE digest (recipient TEXT PRIMARY KEY COLLATE NOCASE, lastSequence INTEGER NOT NULL, lastDigestAt REAL NOT NULL);
+                    """)
+                let envelopeJSON = String(decoding: try JSONEncoder().encode(envelope(to: "alice@example.test")), as: UTF8.self)
+                try db.execute(
+                    sql: """
+                        INSERT INTO entry (id, queueID, sender, recipient, owner, action, reason, receivedAt, quarantinedAt,
+                            expiresAt, size, envelope)
+                        VALUES ('OLD.0', 'QOLD', 's@example.test', 'alice@example.test', 'alice@example.test', 'virus', 'EICAR',
+                            1790000000, 1790000000, 1900000000, 4, ?)
+                        """,
+                    arguments: [envelopeJSON])
+            }
+            try database.close()
+            let store = try QuarantineStore(directory: directory)
+            let old = try #require(try await store.entry("OLD.0"))
+            #expect(old.action == .virus)
+            #expect(old.verdict == nil)
         }
     }
 

@@ -19,6 +19,7 @@ public enum QuarantineReport {
             "queue id: \(entry.queueID)",
             "action: \(entry.action)",
             "reason: \(MessageHeaders.oneLine(entry.reason))",
+            "verdict: \(entry.verdict.map(\.summary) ?? "not recorded")",
             "sender: <\(entry.sender)>",
             "recipient: <\(entry.recipient)>",
             "owner: \(entry.owner)",
