@@ -116,6 +116,10 @@ import Testing
             try FileManager.default.moveItem(atPath: directory + "/new/" + name, toPath: directory + "/cur/" + name + ":2,")
             _ = try await output.process(.fixture(id: "Q9.1"), verdict: Verdict())
             #expect(try listing(directory).keys.sorted() == ["cur/" + name + ":2,"])
+            // Read and flagged (seen, replied): still recognized.
+            try FileManager.default.moveItem(atPath: directory + "/cur/" + name + ":2,", toPath: directory + "/cur/" + name + ":2,RS")
+            _ = try await output.process(.fixture(id: "Q9.1"), verdict: Verdict())
+            #expect(try listing(directory).keys.sorted() == ["cur/" + name + ":2,RS"])
         }
     }
 

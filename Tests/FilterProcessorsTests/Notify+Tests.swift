@@ -26,7 +26,24 @@ import Testing
     @Test func theDefaultTemplateAndTheNullSender() async throws {
         try await WebhookReceiver.with { receiver in
             _ = try await Notify(options: .init(url: receiver.url("/chat"))).process(.fixture(from: ""), verdict: Verdict())
-            #expect(try await texts(receiver) == ["Mail for alice@example.com from <>: test"])
+            #expect(try await texts(receiver) == ["Mail for alice@example.com from &lt;&gt;: test"], "values escaped for Slack by default")
+        }
+    }
+
+    /// Text from the mail cannot mention the channel or forge a link; the template's own
+    /// markup stays; `escape: none` sends values as they are.
+    @Test func valuesFromTheMailAreEscapedForSlack() async throws {
+        try await WebhookReceiver.with { receiver in
+            let hostile = "Subject: <!channel> <https://evil.example|your bank> & more\n\nx\n"
+            let template = "<https://mail.example/q/{{id}}|{{subject}}>"
+            _ = try await Notify(options: .init(url: receiver.url("/chat"), template: template)).process(.fixture(id: "Q7.0", message: hostile), verdict: Verdict())
+            _ = try await Notify(options: .init(url: receiver.url("/chat"), template: "{{subject}}", escape: "none"))
+                .process(.fixture(message: hostile), verdict: Verdict())
+            #expect(try await texts(receiver) == [
+                "<https://mail.example/q/Q7.0|&lt;!channel&gt; &lt;https://evil.example|your bank&gt; &amp; more>",
+                "<!channel> <https://evil.example|your bank> & more",
+            ])
+            #expect(throws: ProcessorConfigurationError.self) { try Notify(options: .init(url: receiver.url("/chat"), escape: "html")) }
         }
     }
 

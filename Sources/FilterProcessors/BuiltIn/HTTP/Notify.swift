@@ -13,7 +13,7 @@ import Foundation
 /// optional signature).
 public struct Notify: ConfigurableProcessor {
     public static let type = "notify"
-    public static let optionKeys: Set<String> = WebhookDeliveryOptions.keys.union(["url", "template", "field", "when", "action", "max_length"])
+    public static let optionKeys: Set<String> = WebhookDeliveryOptions.keys.union(["url", "template", "field", "when", "action", "max_length", "escape"])
 
     /// The options of a `notify` entry.
     public struct Options: Decodable, Sendable {
@@ -29,18 +29,22 @@ public struct Notify: ConfigurableProcessor {
         public var action: String?
         /// At most this many characters are sent; default 1000.
         public var maxLength: Int?
+        /// How values from the mail are escaped: `slack` (default: `&`, `<`, `>` as entities, so
+        /// a subject cannot write `<!channel>` or a link) or `none`.
+        public var escape: String?
         /// Timeouts, retries and the signing key.
         public var delivery: WebhookDeliveryOptions
 
         enum CodingKeys: String, CodingKey {
-            case url, template, field, when, action, maxLength = "max_length"
+            case url, template, field, when, action, escape, maxLength = "max_length"
         }
 
         /// Creates options.
         public init(
             url: String, template: String? = nil, field: String? = nil, when: Condition? = nil, action: String? = nil,
-            maxLength: Int? = nil, delivery: WebhookDeliveryOptions = .init()
+            maxLength: Int? = nil, escape: String? = nil, delivery: WebhookDeliveryOptions = .init()
         ) {
+            self.escape = escape
             self.url = url
             self.template = template
             self.field = field
@@ -58,6 +62,7 @@ public struct Notify: ConfigurableProcessor {
             when = try container.decodeIfPresent(Condition.self, forKey: .when)
             action = try container.decodeIfPresent(String.self, forKey: .action)
             maxLength = try container.decodeIfPresent(Int.self, forKey: .maxLength)
+            escape = try container.decodeIfPresent(String.self, forKey: .escape)
             delivery = try WebhookDeliveryOptions(from: decoder)
         }
     }
@@ -105,6 +110,7 @@ public struct Notify: ConfigurableProcessor {
     private let senders: SenderPatterns?
     private let policy: ProcessorErrorPolicy
     private let maxLength: Int
+    private let escapesForSlack: Bool
     private let sender: WebhookSender
 
     public init(name: String = type, options: Options) throws(ProcessorConfigurationError) {
@@ -125,12 +131,26 @@ public struct Notify: ConfigurableProcessor {
         policy = try PipelineConfiguration.errorPolicy(options.action ?? "continue", key: "\(name).action")
         maxLength = options.maxLength ?? 1000
         guard maxLength > 0 else { throw ProcessorConfigurationError("\(name).max_length: must be a positive number of characters") }
+        switch options.escape ?? "slack" {
+        case "slack": escapesForSlack = true
+        case "none": escapesForSlack = false
+        case let other: throw ProcessorConfigurationError("\(name).escape: \"\(other)\" is not slack or none")
+        }
         sender = try WebhookSender(options: options.delivery, key: name)
+    }
+
+    /// `text` with Slack's control characters written as entities (api.slack.com, "Escaping
+    /// text"): `&`, `<` and `>`, so mail cannot mention `<!channel>` or forge a link.
+    static func slackEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
     }
 
     public func process(_ request: ProcessorRequest, verdict: Verdict) async throws -> ProcessorOutcome {
         guard matches(request, verdict: verdict) else { return .continue(verdict) }
-        var text = template.render(MessageTemplate.values(request, verdict: verdict, action: policy.name))
+        var values = MessageTemplate.values(request, verdict: verdict, action: policy.name)
+        if escapesForSlack { values = values.mapValues(Self.slackEscaped) }
+        var text = template.render(values)
         if text.count > maxLength {
             text = String(text.prefix(maxLength - 1)) + "…"
         }

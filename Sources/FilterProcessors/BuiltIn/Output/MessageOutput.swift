@@ -11,9 +11,9 @@ import Foundation
 /// Maildir delivery follows the Maildir specification: the message (LF line ends, with
 /// `Return-Path` and `Delivered-To` on top, as Postfix's `local` and `virtual` write) goes into
 /// `tmp/` and is then linked into `new/` under the name `<received>.R<request id>.<host>`, which
-/// is unique because the request id is, and the same on redelivery. A message a mail reader has
-/// already moved to `cur/` and flagged is not recognized, so a request redelivered after the
-/// recipient read it is delivered again.
+/// is unique because the request id is, and the same on redelivery. A redelivered request finds
+/// its message in `new/`, or in `cur/` under any flags (`<name>:2,FLAGS`) once a mail reader has
+/// seen it, and writes nothing.
 public struct MessageOutput: ConfigurableProcessor {
     public static let type = "output"
     public static let optionKeys: Set<String> = ["directory", "formats"]
@@ -92,7 +92,8 @@ public struct MessageOutput: ConfigurableProcessor {
         }
         let unique = "\(Int(request.metadata.received.timeIntervalSince1970)).R\(base).\(hostName)"
         let delivered = directory + "/new/" + unique
-        guard !OutputFiles.exists(directory + "/cur/" + unique + ":2,") else { return }
+        guard !OutputFiles.exists(directory + "/new/" + unique), !OutputFiles.directory(directory + "/cur", hasEntryStartingWith: unique + ":")
+        else { return }
         try OutputFiles.createOnce(delivered, contents: Self.maildirMessage(request), temporary: directory + "/tmp/" + unique)
     }
 

@@ -49,6 +49,12 @@ enum OutputFiles {
         return lstat(path, &status) == 0
     }
 
+    /// Whether `directory` has an entry whose name starts with `prefix` (a Maildir message in
+    /// `cur/` carries its flags after the unique name).
+    static func directory(_ directory: String, hasEntryStartingWith prefix: String) -> Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains { $0.hasPrefix(prefix) }
+    }
+
     /// Writes `contents` to `path` (mode 0600) unless it exists, through `temporary`.
     /// - Returns: whether the file was written; `false` when it existed.
     /// - Throws: ``OutputError`` when writing fails; the temporary file is removed.
