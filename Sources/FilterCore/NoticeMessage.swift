@@ -63,7 +63,7 @@ public struct NoticeMessage: Sendable, Hashable {
     }
 
     /// `text` in quoted-printable (RFC 2045 §6.7), lines at most 76 characters, CRLF line ends.
-    static func quotedPrintable(_ text: String) -> [UInt8] {
+    public static func quotedPrintable(_ text: String) -> [UInt8] {
         let hex = Array("0123456789ABCDEF".utf8)
         var output: [UInt8] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {

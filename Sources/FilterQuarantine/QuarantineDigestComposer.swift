@@ -23,12 +23,10 @@ public struct QuarantineDigestComposer: Sendable {
             self.subject = subject
         }
 
-        /// Makes an item from an entry and its message's header section: the `Subject` is
-        /// unfolded and its RFC 2047 encoded words decoded.
+        /// Makes an item from an entry and its message's header section: the `Subject` as the
+        /// MIME view reads it (unfolded, RFC 2047 decoded).
         public init(entry: QuarantineEntry, headerSection: String) {
-            self.init(
-                entry: entry,
-                subject: MessageHeaders.value(of: "Subject", in: headerSection).map(MessageHeaders.decodeEncodedWords))
+            self.init(entry: entry, subject: MIMEMessage(bytes: Array((headerSection + "\r\n\r\n").utf8)).subject)
         }
     }
 
@@ -68,7 +66,7 @@ public struct QuarantineDigestComposer: Sendable {
         var body = [
             "Hello,",
             "",
-            "\(count) message\(count == 1 ? " was" : "s were") addressed to <\(MessageHeaders.oneLine(recipient))> but held in",
+            "\(count) message\(count == 1 ? " was" : "s were") addressed to <\(recipient.singleLine)> but held in",
             "quarantine instead of being delivered. Each is deleted automatically on the date",
             "shown. If one of them is a message you want, reply to this mail quoting its",
             "ID, or ask your postmaster (\(from)) to release it with the command shown.",
@@ -79,9 +77,9 @@ public struct QuarantineDigestComposer: Sendable {
             body += [
                 "\(number + 1). ID:      \(entry.id)",
                 "   Date:    \(RFC5322Date.format(entry.receivedAt))",
-                "   From:    <\(MessageHeaders.oneLine(entry.sender))>",
-                "   Subject: \(item.subject.map(MessageHeaders.oneLine) ?? "(none)")",
-                "   Reason:  \(entry.action): \(MessageHeaders.oneLine(entry.reason))",
+                "   From:    <\(entry.sender.singleLine)>",
+                "   Subject: \(item.subject.map(\.singleLine) ?? "(none)")",
+                "   Reason:  \(entry.action): \(entry.reason.singleLine)",
                 "   Expires: \(RFC5322Date.format(entry.expiresAt))",
                 "   Release with: filterctl quarantine release \(entry.id)",
                 "",
@@ -89,30 +87,6 @@ public struct QuarantineDigestComposer: Sendable {
         }
         body.append("This is an automatic message from \(hostname); please do not reply to it")
         body.append("except to ask for a release.")
-        let text = headers.joined(separator: "\r\n") + "\r\n\r\n" + Self.quotedPrintable(body) + "\r\n"
-        return Array(text.utf8)
-    }
-
-    /// Quoted-printable (RFC 2045 §6.7) of UTF-8 lines, with soft breaks so that no encoded
-    /// line exceeds 76 characters; CRLF between lines.
-    static func quotedPrintable(_ lines: [String]) -> String {
-        lines.map { line in
-            var encoded: [String] = []
-            var current = ""
-            let bytes = Array(line.utf8)
-            for (index, byte) in bytes.enumerated() {
-                let isLast = index == bytes.count - 1
-                let literal =
-                    (byte >= 33 && byte <= 126 && byte != UInt8(ascii: "=")) || ((byte == 32 || byte == 9) && !isLast)
-                let piece = literal ? String(UnicodeScalar(byte)) : "=" + String(format: "%02X", byte)
-                if current.utf8.count + piece.utf8.count > 75 {
-                    encoded.append(current + "=")
-                    current = ""
-                }
-                current += piece
-            }
-            encoded.append(current)
-            return encoded.joined(separator: "\r\n")
-        }.joined(separator: "\r\n")
+        return Array((headers.joined(separator: "\r\n") + "\r\n\r\n").utf8) + NoticeMessage.quotedPrintable(body.joined(separator: "\n"))
     }
 }

@@ -109,11 +109,4 @@ func parseWithPython(_ message: [UInt8]) throws -> ParsedDigest {
         #expect(parsed.headers["Subject"] == "Quarantine digest: 1 new message held for you")
         #expect(parsed.body.contains("1 message was addressed to <bob@example.test>"))
     }
-
-    @Test func longLinesGetSoftBreaksThatDecodeBack() {
-        let line = String(repeating: "é", count: 60) + " end "
-        let encoded = QuarantineDigestComposer.quotedPrintable([line])
-        #expect(encoded.split(separator: "\r\n").allSatisfy { $0.utf8.count <= 76 })
-        #expect(encoded.hasSuffix("end=20"))
-    }
 }

@@ -36,7 +36,7 @@ struct DeliveryPlanner: Sendable {
         let policy = filtering.actions(for: owner)
         let decision = delivery.decision ?? RecipientDecision(action: .pass, source: .unsubscribed)
         let reply = decision.reply
-        let reason = reply?.reason.map(HeaderFieldPolicy.cleanValue) ?? "no reason given"
+        let reason = reply?.reason.map(\.singleLine) ?? "no reason given"
         var warnings: [String] = []
 
         func copy(_ action: FilterAction, to targets: [EnvelopeRecipient], note: String? = nil, spam: Bool = false) -> Plan {
@@ -146,7 +146,7 @@ struct DeliveryPlanner: Sendable {
         var targets: [EnvelopeRecipient] = []
         for address in addresses {
             guard let domain = DeliveryAddress.domain(of: address) else {
-                return .failure(ForwardRefusal(reason: "not a valid address: \(HeaderFieldPolicy.cleanValue(String(address.prefix(80))))"))
+                return .failure(ForwardRefusal(reason: "not a valid address: \(String(address.prefix(80)).singleLine)"))
             }
             guard policy.allowsForward(toDomain: domain) else {
                 return .failure(ForwardRefusal(reason: "forwarding to \(domain) is not allowed"))

@@ -70,7 +70,7 @@ public struct HeaderFieldPolicy: Sendable, Hashable {
             } else if accepted.count == maximumFields {
                 refused.append(Refusal(name: shownName, reason: "more than \(maximumFields) fields"))
             } else {
-                accepted.append(FilterReply.HeaderField(name: field.name, value: Self.cleanValue(field.value)))
+                accepted.append(FilterReply.HeaderField(name: field.name, value: field.value.singleLine))
             }
         }
         return (accepted, refused)
@@ -98,14 +98,9 @@ public struct HeaderFieldPolicy: Sendable, Hashable {
     /// A subject tag fit for the header, or `nil` when nothing of it is left.
     func sanitizeTag(_ tag: String?) -> String? {
         guard let tag else { return nil }
-        let cleaned = Self.cleanValue(tag).trimmingCharacters(in: .whitespaces)
+        let cleaned = tag.singleLine.trimmingCharacters(in: .whitespaces)
         guard !cleaned.isEmpty else { return nil }
         return String(cleaned.prefix(maximumTagLength))
-    }
-
-    /// `text` with control characters (tabs included) turned into spaces.
-    static func cleanValue(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
     }
 }
 

@@ -7,8 +7,8 @@ public enum QuarantineReport {
     /// One line for `filterctl quarantine list`: id, quarantine time (ISO 8601, UTC), action,
     /// sender, recipient, size in octets, reason.
     public static func summaryLine(_ entry: QuarantineEntry) -> String {
-        "\(entry.id) \(iso8601(entry.quarantinedAt)) \(entry.action) <\(MessageHeaders.oneLine(entry.sender))> "
-            + "<\(MessageHeaders.oneLine(entry.recipient))> \(entry.size) \(MessageHeaders.oneLine(entry.reason))"
+        "\(entry.id) \(iso8601(entry.quarantinedAt)) \(entry.action) <\(entry.sender.singleLine)> "
+            + "<\(entry.recipient.singleLine)> \(entry.size) \(entry.reason.singleLine)"
     }
 
     /// A readable description of one entry followed by its message's header section.
@@ -18,7 +18,7 @@ public enum QuarantineReport {
             "id: \(entry.id)",
             "queue id: \(entry.queueID)",
             "action: \(entry.action)",
-            "reason: \(MessageHeaders.oneLine(entry.reason))",
+            "reason: \(entry.reason.singleLine)",
             "verdict: \(entry.verdict.map(\.summary) ?? "not recorded")",
             "sender: <\(entry.sender)>",
             "recipient: <\(entry.recipient)>",
