@@ -63,6 +63,31 @@ private final class SeenRequests: Sendable {
             logger: logger)
     }
 
+    /// Runs an `EmbeddedFilter` with `clients` on a fresh spool (removed afterwards) and an
+    /// in-memory next hop, until `body` returns.
+    /// - Parameters:
+    ///   - configure: Changes to the server's configuration.
+    ///   - body: Gets the filter, the next hop, the spool directory and the SMTP port.
+    private func withEmbeddedFilter(
+        clients: [EmbeddedFilter.Client], configure: (inout FilterServerConfiguration) -> Void = { _ in },
+        _ body: (EmbeddedFilter, MemoryNextHop, String, Int) async throws -> Void
+    ) async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-embedded-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        try await withNextHop { hop, hopPort in
+            var server = configuration(nextHopPort: hopPort, spool: spool)
+            configure(&server)
+            let filter = try EmbeddedFilter(server: server, clients: clients, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await filter.run() }
+                defer { group.cancelAll() }
+                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
+                let port = await addresses.next()!.port!
+                try await body(filter, hop, spool, port)
+            }
+        }
+    }
+
     private func waitFor(_ condition: () -> Bool) async throws {
         for _ in 0..<200 where !condition() {
             try await Task.sleep(for: .milliseconds(50))
@@ -99,29 +124,19 @@ private final class SeenRequests: Sendable {
     /// has no client. One message to all three reaches bob and carol only; alice's copy is
     /// denied and the spool ends empty.
     @Test func embeddedFilterAppliesEachOwnersDecision() async throws {
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-embedded-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: spool) }
-        try await withNextHop { hop, hopPort in
-            let filter = try EmbeddedFilter(
-                server: configuration(nextHopPort: hopPort, spool: spool),
-                clients: [
-                    .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([try SenderList(options: .init(block: ["@spam.example"]))])),
-                    .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([])),
-                ],
-                logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await filter.run() }
-                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
-                let port = await addresses.next()!.port!
-                let recipients = ["Alice+news@example.com", "bob@example.com", "carol@example.com"]
-                let result = try await send(to: port, subject: "embedded", from: "bulk@spam.example", recipients: recipients)
-                #expect(result.dataReply?.code == 250)
-                try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
-                #expect(try SpoolInspector(directory: spool).entries().isEmpty)
-                let delivered = hop.messages.withLockedValue { $0 }
-                #expect(delivered.flatMap { $0.0.recipients.map(\.address) }.sorted() == ["bob@example.com", "carol@example.com"])
-                group.cancelAll()
-            }
+        try await withEmbeddedFilter(
+            clients: [
+                .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([try SenderList(options: .init(block: ["@spam.example"]))])),
+                .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([])),
+            ]
+        ) { filter, hop, spool, port in
+            let recipients = ["Alice+news@example.com", "bob@example.com", "carol@example.com"]
+            let result = try await send(to: port, subject: "embedded", from: "bulk@spam.example", recipients: recipients)
+            #expect(result.dataReply?.code == 250)
+            try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
+            #expect(try SpoolInspector(directory: spool).entries().isEmpty)
+            let delivered = hop.messages.withLockedValue { $0 }
+            #expect(delivered.flatMap { $0.0.recipients.map(\.address) }.sorted() == ["bob@example.com", "carol@example.com"])
         }
     }
 
@@ -129,16 +144,12 @@ private final class SeenRequests: Sendable {
     /// wire JSON: alice's denied copy and bob's delivered one; carol (no client, no events
     /// queue) costs nothing. Alice may not read bob's events.
     @Test(.timeLimit(.minutes(1))) func embeddedFilterPublishesEachOwnersOutcomes() async throws {
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-events-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: spool) }
-        try await withNextHop { hop, hopPort in
-            let filter = try EmbeddedFilter(
-                server: configuration(nextHopPort: hopPort, spool: spool),
-                clients: [
-                    .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([try SenderList(options: .init(block: ["@spam.example"]))])),
-                    .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([])),
-                ],
-                logger: logger)
+        try await withEmbeddedFilter(
+            clients: [
+                .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([try SenderList(options: .init(block: ["@spam.example"]))])),
+                .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([])),
+            ]
+        ) { filter, hop, spool, port in
             let alice = InMemoryTransport(broker: filter.broker, user: "alice@example.com")
             let bob = InMemoryTransport(broker: filter.broker, user: "bob@example.com")
             var aliceEvents = try await alice.events(owner: "alice@example.com", prefetch: 0).makeAsyncIterator()
@@ -148,38 +159,32 @@ private final class SeenRequests: Sendable {
             } throws: { error in
                 (error as? TransportError)?.code == .accessRefused
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await filter.run() }
-                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
-                let port = await addresses.next()!.port!
-                let recipients = ["Alice+news@example.com", "bob@example.com", "carol@example.com"]
-                let result = try await send(to: port, subject: "events", from: "bulk@spam.example", recipients: recipients)
-                #expect(result.dataReply?.code == 250)
+            let recipients = ["Alice+news@example.com", "bob@example.com", "carol@example.com"]
+            let result = try await send(to: port, subject: "events", from: "bulk@spam.example", recipients: recipients)
+            #expect(result.dataReply?.code == 250)
 
-                let aliceDelivery = try #require(try await aliceEvents.next())
-                #expect(aliceDelivery.type == "mailfilter.event.v1")
-                let aliceEvent = try OutcomeEvent(wireJSON: aliceDelivery.body)
-                #expect(aliceDelivery.id == aliceEvent.id)
-                #expect(aliceEvent.owner == "alice@example.com")
-                #expect(aliceEvent.recipient == "Alice+news@example.com")
-                #expect(aliceEvent.sender == "bulk@spam.example")
-                #expect(aliceEvent.state == "denied")
-                #expect(aliceEvent.action == .deny)
-                #expect(aliceEvent.source == .client)
-                #expect(aliceEvent.reason != nil)
-                try await alice.acknowledge(aliceDelivery)
+            let aliceDelivery = try #require(try await aliceEvents.next())
+            #expect(aliceDelivery.type == "mailfilter.event.v1")
+            let aliceEvent = try OutcomeEvent(wireJSON: aliceDelivery.body)
+            #expect(aliceDelivery.id == aliceEvent.id)
+            #expect(aliceEvent.owner == "alice@example.com")
+            #expect(aliceEvent.recipient == "Alice+news@example.com")
+            #expect(aliceEvent.sender == "bulk@spam.example")
+            #expect(aliceEvent.state == "denied")
+            #expect(aliceEvent.action == .deny)
+            #expect(aliceEvent.source == .client)
+            #expect(aliceEvent.reason != nil)
+            try await alice.acknowledge(aliceDelivery)
 
-                let bobEvent = try OutcomeEvent(wireJSON: try #require(try await bobEvents.next()).body)
-                #expect(bobEvent.owner == "bob@example.com")
-                #expect(bobEvent.state == "delivered")
-                #expect(bobEvent.action == .pass)
-                #expect(bobEvent.source == .client)
-                #expect(bobEvent.queueID == aliceEvent.queueID)
-                #expect(bobEvent.detail?.hasPrefix("250") == true)
-                let delivered = hop.messages.withLockedValue { $0.flatMap { $0.0.recipients.map(\.address) } }
-                #expect(delivered.contains("bob@example.com"), "bob's event follows his delivery")
-                group.cancelAll()
-            }
+            let bobEvent = try OutcomeEvent(wireJSON: try #require(try await bobEvents.next()).body)
+            #expect(bobEvent.owner == "bob@example.com")
+            #expect(bobEvent.state == "delivered")
+            #expect(bobEvent.action == .pass)
+            #expect(bobEvent.source == .client)
+            #expect(bobEvent.queueID == aliceEvent.queueID)
+            #expect(bobEvent.detail?.hasPrefix("250") == true)
+            let delivered = hop.messages.withLockedValue { $0.flatMap { $0.0.recipients.map(\.address) } }
+            #expect(delivered.contains("bob@example.com"), "bob's event follows his delivery")
             await alice.shutdown()
             await bob.shutdown()
         }
@@ -222,88 +227,69 @@ private final class SeenRequests: Sendable {
     /// edits; alice's two addresses share one transaction because their copies are identical;
     /// bob's spam copy is tagged; carol's forward goes to the allowed address instead of her.
     @Test func eachOwnersActionIsAppliedToItsOwnCopy() async throws {
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-actions-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: spool) }
-        try await withNextHop { hop, hopPort in
-            var server = configuration(nextHopPort: hopPort, spool: spool)
-            server.filtering.actions.forwardDomains = ["partner.example"]
-            server.filtering.actions.spamSubjectTag = "[SPAM]"
-            let filter = try EmbeddedFilter(
-                server: server,
-                clients: [
-                    .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([Answering { _ in
-                        .decide(Decision(.pass, reason: "friend"), verdict: Verdict(addHeaders: [.init(name: "X-Alice", value: "a")]))
-                    }])),
-                    .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([Answering { _ in
-                        .decide(Decision(.spam, reason: "bulk"), verdict: Verdict(score: 8, addHeaders: [.init(name: "X-Bob", value: "b")]))
-                    }])),
-                    .init(configuration: .init(owner: "carol@example.com"), pipeline: Pipeline([Answering { _ in
-                        .decide(Decision(.forward, reason: "away", forward: ["carol@partner.example"]), verdict: Verdict())
-                    }])),
-                ],
-                logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await filter.run() }
-                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
-                let port = await addresses.next()!.port!
-                let recipients = ["alice@example.com", "alice+lists@example.com", "bob@example.com", "carol@example.com"]
-                #expect(try await send(to: port, subject: "actions", recipients: recipients).dataReply?.code == 250)
-                try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
-                let delivered = hop.messages.withLockedValue { $0 }
-                #expect(delivered.count == 3)
-                func copy(for address: String) -> (Envelope, String)? {
-                    delivered.first { $0.0.recipients.map(\.address).contains(address) }
-                }
-                let alice = try #require(copy(for: "alice@example.com"))
-                #expect(alice.0.recipients.map(\.address) == ["alice@example.com", "alice+lists@example.com"])
-                #expect(alice.1.contains("X-Alice: a\r\nX-Filter-Verdict: action=pass; owner=alice@example.com; source=client; reason=\"friend\"\r\n\r\nHello"))
-                #expect(!alice.1.contains("X-Bob") && !alice.1.contains("X-Spam"))
-                let bob = try #require(copy(for: "bob@example.com"))
-                #expect(bob.1.contains("Subject: [SPAM] actions\r\n"))
-                #expect(bob.1.contains("X-Bob: b\r\nX-Spam-Flag: YES\r\nX-Spam-Score: 8.0\r\n"))
-                #expect(!bob.1.contains("X-Alice"))
-                let carol = try #require(copy(for: "carol@partner.example"))
-                #expect(carol.0.recipients.map(\.address) == ["carol@partner.example"])
-                #expect(carol.0.recipients.first?.originalRecipient == "rfc822;carol@example.com")
-                #expect(carol.1.contains("X-Filter-Verdict: action=forward; owner=carol@example.com"))
-                #expect(copy(for: "carol@example.com") == nil)
-                group.cancelAll()
+        try await withEmbeddedFilter(
+            clients: [
+                .init(configuration: .init(owner: "alice@example.com"), pipeline: Pipeline([Answering { _ in
+                    .decide(Decision(.pass, reason: "friend"), verdict: Verdict(addHeaders: [.init(name: "X-Alice", value: "a")]))
+                }])),
+                .init(configuration: .init(owner: "bob@example.com"), pipeline: Pipeline([Answering { _ in
+                    .decide(Decision(.spam, reason: "bulk"), verdict: Verdict(score: 8, addHeaders: [.init(name: "X-Bob", value: "b")]))
+                }])),
+                .init(configuration: .init(owner: "carol@example.com"), pipeline: Pipeline([Answering { _ in
+                    .decide(Decision(.forward, reason: "away", forward: ["carol@partner.example"]), verdict: Verdict())
+                }])),
+            ],
+            configure: { server in
+                server.filtering.actions.forwardDomains = ["partner.example"]
+                server.filtering.actions.spamSubjectTag = "[SPAM]"
             }
+        ) { filter, hop, spool, port in
+            let recipients = ["alice@example.com", "alice+lists@example.com", "bob@example.com", "carol@example.com"]
+            #expect(try await send(to: port, subject: "actions", recipients: recipients).dataReply?.code == 250)
+            try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true }
+            let delivered = hop.messages.withLockedValue { $0 }
+            #expect(delivered.count == 3)
+            func copy(for address: String) -> (Envelope, String)? {
+                delivered.first { $0.0.recipients.map(\.address).contains(address) }
+            }
+            let alice = try #require(copy(for: "alice@example.com"))
+            #expect(alice.0.recipients.map(\.address) == ["alice@example.com", "alice+lists@example.com"])
+            #expect(alice.1.contains("X-Alice: a\r\nX-Filter-Verdict: action=pass; owner=alice@example.com; source=client; reason=\"friend\"\r\n\r\nHello"))
+            #expect(!alice.1.contains("X-Bob") && !alice.1.contains("X-Spam"))
+            let bob = try #require(copy(for: "bob@example.com"))
+            #expect(bob.1.contains("Subject: [SPAM] actions\r\n"))
+            #expect(bob.1.contains("X-Bob: b\r\nX-Spam-Flag: YES\r\nX-Spam-Score: 8.0\r\n"))
+            #expect(!bob.1.contains("X-Alice"))
+            let carol = try #require(copy(for: "carol@partner.example"))
+            #expect(carol.0.recipients.map(\.address) == ["carol@partner.example"])
+            #expect(carol.0.recipients.first?.originalRecipient == "rfc822;carol@example.com")
+            #expect(carol.1.contains("X-Filter-Verdict: action=forward; owner=carol@example.com"))
+            #expect(copy(for: "carol@example.com") == nil)
         }
     }
 
     /// `pending` holds the recipient in the spool; it is asked again with the same request id
     /// after `retryAfter`, and the second answer is applied.
     @Test func aPendingRecipientIsHeldAndAskedAgainWithTheSameID() async throws {
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-pending-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: spool) }
         let seen = SeenRequests()
-        try await withNextHop { hop, hopPort in
-            let filter = try EmbeddedFilter(
-                server: configuration(nextHopPort: hopPort, spool: spool),
-                clients: [
-                    .init(configuration: .init(owner: "dave@example.com"), pipeline: Pipeline([Answering { request in
-                        seen.see(request.id) == 0
-                            ? .decide(Decision(.pending, retryAfter: 1), verdict: Verdict())
-                            : .decide(Decision(.pass, reason: "greylist passed"), verdict: Verdict())
-                    }]))
-                ],
-                logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await filter.run() }
-                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
-                let port = await addresses.next()!.port!
-                #expect(try await send(to: port, subject: "greylisted", recipients: ["dave@example.com"]).dataReply?.code == 250)
-                try await waitFor { (try? SpoolInspector(directory: spool).entries().first?.recipients.first?.state) == .held }
-                let held = try #require(try SpoolInspector(directory: spool).entries().first)
-                #expect(held.recipients.first?.heldUntil != nil)
-                #expect(hop.messages.withLockedValue { $0.isEmpty })
-                try await waitFor { !hop.messages.withLockedValue { $0.isEmpty } }
-                let delivered = hop.messages.withLockedValue { $0 }
-                #expect(delivered.first?.1.contains("reason=\"greylist passed\"") == true)
-                #expect(seen.ids.withLockedValue { $0 } == ["\(held.queueID).0", "\(held.queueID).0"])
-                group.cancelAll()
-            }
+        try await withEmbeddedFilter(
+            clients: [
+                .init(configuration: .init(owner: "dave@example.com"), pipeline: Pipeline([Answering { request in
+                    seen.see(request.id) == 0
+                        ? .decide(Decision(.pending, retryAfter: 1), verdict: Verdict())
+                        : .decide(Decision(.pass, reason: "greylist passed"), verdict: Verdict())
+                }]))
+            ]
+        ) { filter, hop, spool, port in
+            #expect(try await send(to: port, subject: "greylisted", recipients: ["dave@example.com"]).dataReply?.code == 250)
+            try await waitFor { (try? SpoolInspector(directory: spool).entries().first?.recipients.first?.state) == .held }
+            let held = try #require(try SpoolInspector(directory: spool).entries().first)
+            #expect(held.recipients.first?.heldUntil != nil)
+            #expect(hop.messages.withLockedValue { $0.isEmpty })
+            try await waitFor { !hop.messages.withLockedValue { $0.isEmpty } }
+            let delivered = hop.messages.withLockedValue { $0 }
+            #expect(delivered.first?.1.contains("reason=\"greylist passed\"") == true)
+            #expect(seen.ids.withLockedValue { $0 } == ["\(held.queueID).0", "\(held.queueID).0"])
         }
     }
 
@@ -311,46 +297,37 @@ private final class SeenRequests: Sendable {
     /// delivers it to them, and notices go to the recipient and the administrator; `quarantine`
     /// stores without notices. Other recipients are delivered as usual.
     @Test func virusAndQuarantineGoToTheStoreWithNotices() async throws {
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-virus-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: spool) }
-        try await withNextHop { hop, hopPort in
-            var server = configuration(nextHopPort: hopPort, spool: spool)
-            server.filtering.actions.virusNoticeToRecipient = true
-            server.filtering.actions.virusNoticeTo = "security@example.com"
-            let filter = try EmbeddedFilter(
-                server: server,
-                clients: [
-                    .init(configuration: .init(owner: "erin@example.com"), pipeline: Pipeline([Answering { _ in
-                        .decide(Decision(.virus, reason: "Eicar-Test-Signature"), verdict: Verdict())
-                    }])),
-                    .init(configuration: .init(owner: "frank@example.com"), pipeline: Pipeline([Answering { _ in
-                        .decide(Decision(.quarantine, reason: "held for review"), verdict: Verdict())
-                    }])),
-                ],
-                logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await filter.run() }
-                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
-                let port = await addresses.next()!.port!
-                let recipients = ["erin@example.com", "frank@example.com", "gina@example.com"]
-                #expect(try await send(to: port, subject: "infected", recipients: recipients).dataReply?.code == 250)
-                try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true && hop.messages.withLockedValue { $0.count } == 3 }
-                let store = try #require(filter.server.quarantine)
-                let entries = try await store.list()
-                #expect(entries.map(\.recipient).sorted() == ["erin@example.com", "frank@example.com"])
-                let virus = try #require(entries.first { $0.action == .virus })
-                #expect(virus.reason == "Eicar-Test-Signature")
-                #expect(virus.verdict?.source == "client")
-                #expect(virus.envelope.recipients.map(\.address) == ["erin@example.com"])
-                #expect(String(decoding: try await store.message(virus.id), as: UTF8.self).contains("Subject: infected"))
-                let delivered = hop.messages.withLockedValue { $0 }
-                let copies = delivered.filter { $0.0.mailFrom == "a@example.test" }
-                #expect(copies.flatMap { $0.0.recipients.map(\.address) } == ["gina@example.com"])
-                let notices = delivered.filter { $0.0.mailFrom.isEmpty }
-                #expect(notices.flatMap { $0.0.recipients.map(\.address) }.sorted() == ["erin@example.com", "security@example.com"])
-                #expect(notices.allSatisfy { $0.1.contains("Auto-Submitted: auto-generated") && $0.1.contains("Quarantine id: \(virus.id)") })
-                group.cancelAll()
+        try await withEmbeddedFilter(
+            clients: [
+                .init(configuration: .init(owner: "erin@example.com"), pipeline: Pipeline([Answering { _ in
+                    .decide(Decision(.virus, reason: "Eicar-Test-Signature"), verdict: Verdict())
+                }])),
+                .init(configuration: .init(owner: "frank@example.com"), pipeline: Pipeline([Answering { _ in
+                    .decide(Decision(.quarantine, reason: "held for review"), verdict: Verdict())
+                }])),
+            ],
+            configure: { server in
+                server.filtering.actions.virusNoticeToRecipient = true
+                server.filtering.actions.virusNoticeTo = "security@example.com"
             }
+        ) { filter, hop, spool, port in
+            let recipients = ["erin@example.com", "frank@example.com", "gina@example.com"]
+            #expect(try await send(to: port, subject: "infected", recipients: recipients).dataReply?.code == 250)
+            try await waitFor { (try? SpoolInspector(directory: spool).entries().isEmpty) == true && hop.messages.withLockedValue { $0.count } == 3 }
+            let store = try #require(filter.server.quarantine)
+            let entries = try await store.list()
+            #expect(entries.map(\.recipient).sorted() == ["erin@example.com", "frank@example.com"])
+            let virus = try #require(entries.first { $0.action == .virus })
+            #expect(virus.reason == "Eicar-Test-Signature")
+            #expect(virus.verdict?.source == "client")
+            #expect(virus.envelope.recipients.map(\.address) == ["erin@example.com"])
+            #expect(String(decoding: try await store.message(virus.id), as: UTF8.self).contains("Subject: infected"))
+            let delivered = hop.messages.withLockedValue { $0 }
+            let copies = delivered.filter { $0.0.mailFrom == "a@example.test" }
+            #expect(copies.flatMap { $0.0.recipients.map(\.address) } == ["gina@example.com"])
+            let notices = delivered.filter { $0.0.mailFrom.isEmpty }
+            #expect(notices.flatMap { $0.0.recipients.map(\.address) }.sorted() == ["erin@example.com", "security@example.com"])
+            #expect(notices.allSatisfy { $0.1.contains("Auto-Submitted: auto-generated") && $0.1.contains("Quarantine id: \(virus.id)") })
         }
     }
 
@@ -358,37 +335,28 @@ private final class SeenRequests: Sendable {
     /// DSN once the hold is longer than the notice time, and at the maximum hold the fallback
     /// action (pass) delivers the message, its verdict naming the maximum hold.
     @Test func aLongHoldReportsTheDelayOnceAndEndsWithTheFallback() async throws {
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-hold-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: spool) }
-        try await withNextHop { hop, hopPort in
-            var server = configuration(nextHopPort: hopPort, spool: spool)
-            server.filtering.actions.maximumHold = .seconds(3)
-            server.filtering.actions.delayNoticeAfter = .milliseconds(500)
-            let filter = try EmbeddedFilter(
-                server: server,
-                clients: [
-                    .init(configuration: .init(owner: "hal@example.com"), pipeline: Pipeline([Answering { _ in
-                        .decide(Decision(.pending, retryAfter: 1), verdict: Verdict())
-                    }]))
-                ],
-                logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await filter.run() }
-                var addresses = filter.server.listeningAddresses.makeAsyncIterator()
-                let port = await addresses.next()!.port!
-                #expect(try await send(to: port, subject: "held", recipients: ["hal@example.com"], notify: [.delay, .failure]).dataReply?.code == 250)
-                try await waitFor { hop.messages.withLockedValue { $0.count } >= 2 }
-                let delivered = hop.messages.withLockedValue { $0 }
-                let reports = delivered.filter { $0.0.mailFrom.isEmpty }
-                #expect(reports.count == 1)
-                #expect(reports.first?.0.recipients.map(\.address) == ["a@example.test"])
-                #expect(reports.first?.1.contains("Action: delayed") == true)
-                #expect(reports.first?.1.contains("Status: 4.7.0") == true)
-                let copies = delivered.filter { $0.0.mailFrom == "a@example.test" }
-                #expect(copies.count == 1)
-                #expect(copies.first?.1.contains("X-Filter-Verdict: action=pass; owner=hal@example.com; source=maximum-hold") == true)
-                group.cancelAll()
+        try await withEmbeddedFilter(
+            clients: [
+                .init(configuration: .init(owner: "hal@example.com"), pipeline: Pipeline([Answering { _ in
+                    .decide(Decision(.pending, retryAfter: 1), verdict: Verdict())
+                }]))
+            ],
+            configure: { server in
+                server.filtering.actions.maximumHold = .seconds(3)
+                server.filtering.actions.delayNoticeAfter = .milliseconds(500)
             }
+        ) { filter, hop, spool, port in
+            #expect(try await send(to: port, subject: "held", recipients: ["hal@example.com"], notify: [.delay, .failure]).dataReply?.code == 250)
+            try await waitFor { hop.messages.withLockedValue { $0.count } >= 2 }
+            let delivered = hop.messages.withLockedValue { $0 }
+            let reports = delivered.filter { $0.0.mailFrom.isEmpty }
+            #expect(reports.count == 1)
+            #expect(reports.first?.0.recipients.map(\.address) == ["a@example.test"])
+            #expect(reports.first?.1.contains("Action: delayed") == true)
+            #expect(reports.first?.1.contains("Status: 4.7.0") == true)
+            let copies = delivered.filter { $0.0.mailFrom == "a@example.test" }
+            #expect(copies.count == 1)
+            #expect(copies.first?.1.contains("X-Filter-Verdict: action=pass; owner=hal@example.com; source=maximum-hold") == true)
         }
     }
 }
