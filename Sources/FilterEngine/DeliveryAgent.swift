@@ -77,7 +77,7 @@ final class DeliveryAgent: Sendable {
         let wasFinal = entry.recipients.map(\.state.isFinal)
         var message = MessageSource(entry: entry, content: content, spool: spool)
         var failures: [RecipientOutcome] = []
-        var copies: [(edits: HeaderEdits?, members: [(index: Int, targets: [EnvelopeRecipient])])] = []
+        var copies: [Copy] = []
         for index in entry.recipients.indices where !entry.recipients[index].state.isFinal {
             if let until = entry.recipients[index].heldUntil, until > now { continue }
             let recipient = entry.envelope.recipients[index]
@@ -140,15 +140,21 @@ final class DeliveryAgent: Sendable {
         }
     }
 
+    /// One transaction of an attempt: recipients whose copies are identical, each with the
+    /// addresses its copy goes to.
+    private struct Copy {
+        /// The header edits; `nil` delivers the message unchanged (no transport).
+        var edits: HeaderEdits?
+        /// The recipients' indices in the entry and their targets, in order.
+        var members: [(index: Int, targets: [EnvelopeRecipient])]
+    }
+
     /// Adds a recipient's copy to the copy with the same edits, or starts a new one.
-    private static func add(
-        _ index: Int, targets: [EnvelopeRecipient], edits: HeaderEdits?,
-        to copies: inout [(edits: HeaderEdits?, members: [(index: Int, targets: [EnvelopeRecipient])])]
-    ) {
+    private static func add(_ index: Int, targets: [EnvelopeRecipient], edits: HeaderEdits?, to copies: inout [Copy]) {
         if let position = copies.firstIndex(where: { $0.edits == edits }) {
             copies[position].members.append((index, targets))
         } else {
-            copies.append((edits, [(index, targets)]))
+            copies.append(Copy(edits: edits, members: [(index, targets)]))
         }
     }
 

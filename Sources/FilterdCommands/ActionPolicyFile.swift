@@ -38,8 +38,17 @@ struct ActionPolicySection: Codable {
         case delayNoticeAfter = "delay_notice_after"
     }
 
-    /// The override these keys make; `key` is the section's path for error messages.
+    /// An owner's override: these keys, except the server-wide ones, which are refused here;
+    /// `key` is the section's path for error messages.
     func makeOverride(key: [String]) throws -> ActionPolicy.Override {
+        for (value, name) in [(retryAfter, "retry_after"), (delayNoticeAfter, "delay_notice_after")] where value != nil {
+            throw ConfigurationError(key: key + [name], "is a server-wide setting; set it under filtering.actions")
+        }
+        return try overrideOfSharedKeys(key: key)
+    }
+
+    /// The keys a server and an owner both may set.
+    private func overrideOfSharedKeys(key: [String]) throws -> ActionPolicy.Override {
         var override = ActionPolicy.Override()
         override.deny = try deny.map { try Self.choice($0, ActionPolicy.DenyPolicy.self, key: key + ["deny"]) }
         override.discloseReason = discloseReason
@@ -54,15 +63,12 @@ struct ActionPolicySection: Codable {
             return value
         }
         override.maximumHold = try maxHold.map { try ServerConfigurationFile.seconds($0, key + ["max_hold"]) }
-        for (value, name) in [(retryAfter, "retry_after"), (delayNoticeAfter, "delay_notice_after")] where value != nil && key.contains("owners") {
-            throw ConfigurationError(key: key + [name], "is a server-wide setting; set it under filtering.actions")
-        }
         return override
     }
 
     /// The server-wide policy: the defaults with these keys applied.
     func makePolicy(key: [String]) throws -> ActionPolicy {
-        var policy = ActionPolicy().applying(try makeOverride(key: key))
+        var policy = ActionPolicy().applying(try overrideOfSharedKeys(key: key))
         if let retryAfter { policy.defaultRetryAfter = try ServerConfigurationFile.seconds(retryAfter, key + ["retry_after"]) }
         if let delayNoticeAfter {
             policy.delayNoticeAfter = try ServerConfigurationFile.seconds(delayNoticeAfter, key + ["delay_notice_after"])
