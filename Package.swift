@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "FilterProcessors", targets: ["FilterProcessors"]),
         .library(name: "FilterQuarantine", targets: ["FilterQuarantine"]),
         .library(name: "FilterEngine", targets: ["FilterEngine"]),
+        .library(name: "FilterWeb", targets: ["FilterWeb"]),
         .library(name: "FilterdCommands", targets: ["FilterdCommands"]),
         .executable(name: "filterd", targets: ["filterd"]),
         .executable(name: "filterctl", targets: ["filterctl"]),
@@ -28,6 +29,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Without its default traits: no swift-configuration, no full Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -94,9 +99,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "FilterWeb",
+            dependencies: [
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "FilterdCommands",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterProcessors",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterProcessors", "FilterWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -188,6 +205,15 @@ let package = Package(
         .testTarget(
             name: "FilterEngineTests",
             dependencies: ["FilterEngine", "FilterQuarantine"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FilterWebTests",
+            dependencies: [
+                "FilterWeb", "FilterEngine", "FilterQuarantine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

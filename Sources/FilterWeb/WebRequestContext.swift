@@ -1,0 +1,41 @@
+import Hummingbird
+
+/// Who made a request, once a middleware has authenticated it.
+public struct WebIdentity: Sendable, Hashable {
+    /// What the identity may see and do.
+    public enum Role: String, Sendable, Hashable, Codable {
+        /// The operator: every message, every owner, the whole quarantine.
+        case admin
+        /// A mail user: only the mail of ``WebIdentity/owner``.
+        case user
+    }
+
+    /// The login name (an admin's name, or the user's address).
+    public var name: String
+    /// The role.
+    public var role: Role
+    /// The canonical owner whose mail a ``Role/user`` sees; `nil` for an admin.
+    public var owner: String?
+
+    /// Creates an identity.
+    public init(name: String, role: Role, owner: String? = nil) {
+        self.name = name
+        self.role = role
+        self.owner = owner
+    }
+}
+
+/// The request context of every filterd web route: Hummingbird's core storage plus who is
+/// asking, set by the authenticating middleware of the route group.
+public struct WebRequestContext: RequestContext {
+    /// Hummingbird's per-request storage.
+    public var coreContext: CoreRequestContextStorage
+    /// The authenticated identity; `nil` until a middleware sets it.
+    public var identity: WebIdentity?
+
+    /// Creates the context for a new request.
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+        self.identity = nil
+    }
+}
