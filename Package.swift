@@ -219,7 +219,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue"],
-            exclude: ["Support/scripted_client.py"],
+            exclude: ["Support/scripted_client.py", "Support/browser_walkthrough.py"],
             swiftSettings: strictSettings
         ),
     ],
