@@ -64,18 +64,19 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
             action: event.action, source: event.source.rawValue, state: event.state, reason: event.reason,
             detail: event.detail, score: reply?.score, tags: reply?.tags ?? [], processors: reply?.processors ?? [])
         do {
-            if let inserted = try await insert(row) { publish(inserted) }
+            try await insert(row)
         } catch {
             logger.warning("Outcome not recorded in the message log", metadata: ["mail.queue.id": "\(row.queueID)", "error": "\(error)"])
         }
     }
 
-    /// Inserts `row`; returns it with its sequence number, or `nil` when its event id is
-    /// already recorded.
+    /// Inserts `row` and hands it to the live streams; returns it with its sequence number, or
+    /// `nil` when its event id is already recorded.
+    @discardableResult
     func insert(_ row: MessageLogRow) async throws -> MessageLogRow? {
         let tags = try Self.json(row.tags)
         let processors = try Self.json(row.processors)
-        return try await access("cannot record an outcome") {
+        let inserted = try await access("cannot record an outcome") {
             try await database.write { db -> MessageLogRow? in
                 try db.execute(
                     sql: """
@@ -95,6 +96,8 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
                 return inserted
             }
         }
+        if let inserted { publish(inserted) }
+        return inserted
     }
 
     /// The decoded `Subject` of the entry's message, read from its spool file.
@@ -126,6 +129,9 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
         }
         return stream
     }
+
+    /// How many live streams are open.
+    var liveSubscriberCount: Int { subscribers.withLock { $0.count } }
 
     private func publish(_ row: MessageLogRow) {
         for continuation in subscribers.withLock({ Array($0.values) }) {
