@@ -58,4 +58,22 @@ import Testing
             #expect(fixture.messageLog.liveSubscriberCount == 0)
         }
     }
+
+    @Test func gracefulShutdownEndsAnOpenStream() async throws {
+        let fixture = try ConsoleFixture()
+        defer { fixture.remove() }
+        let (opened, signal) = AsyncStream.makeStream(of: Void.self)
+        let reader = try await withWebServer(features: fixture.features()) { client in
+            let port = try #require(client.base.port)
+            let reader = Task {
+                // Reads until the server ends the stream: only the shutdown can end it.
+                try await EventStreamReader.read(port: port, headers: TestIdentity.admin, action: { signal.yield() }, until: { _ in false })
+            }
+            var iterator = opened.makeAsyncIterator()
+            await iterator.next()
+            return reader
+        }
+        let text = try await reader.value
+        #expect(text.contains("event: status"))
+    }
 }

@@ -7,7 +7,7 @@ import NIOConcurrencyHelpers
 enum EventStreamReader {
     /// Opens `GET path` with `headers`, runs `action` once the first `status` event has arrived
     /// (the subscription is then in place), and reads until `done` holds for the text read so
-    /// far (at most `timeout`); the connection is then closed.
+    /// far or the server closes the stream (at most `timeout`); the connection is then closed.
     /// - Returns: The text read, response head included.
     static func read(
         port: Int, path: String = "/live", headers: [String: String], timeout: Duration = .seconds(20),
