@@ -61,6 +61,7 @@ struct ServerCommand: AsyncParsableCommand {
             throw ConfigurationError("clients: only filterd all-in-one runs client pipelines; filterd server asks them over --amqp")
         }
         let configuration = try file.makeConfiguration()
+        let console = try file.makeConsoleSettings(spoolDirectory: configuration.spoolDirectory)
         let logger = try Self.bootstrapLogging(level: file.resolvedLogLevel(), label: "filterd.server")
         var transport: (any FilterTransport)?
         if let url = file.amqp {
@@ -79,7 +80,6 @@ struct ServerCommand: AsyncParsableCommand {
             }
             transport = broker
         }
-        let console = try file.makeConsoleSettings(spoolDirectory: configuration.spoolDirectory)
         let messageLog = try console?.openMessageLog(server: configuration, logger: logger)
         let server = try FilterServer(
             configuration: configuration, transport: transport, observers: messageLog.map { [$0] } ?? [], logger: logger)
@@ -168,12 +168,12 @@ struct AllInOneCommand: AsyncParsableCommand {
             throw ConfigurationError("amqp: filterd all-in-one uses no broker; run filterd server and filterd client for that")
         }
         let configuration = try file.makeConfiguration()
+        let console = try file.makeConsoleSettings(spoolDirectory: configuration.spoolDirectory)
         let clients = try (file.clients ?? []).enumerated().map { index, section in
             let (client, pipeline) = try section.makeConfiguration(owners: configuration.filtering.owners, key: "clients[\(index)]")
             return EmbeddedFilter.Client(configuration: client, pipeline: pipeline)
         }
         let logger = ServerCommand.bootstrapLogging(level: try file.resolvedLogLevel(), label: "filterd")
-        let console = try file.makeConsoleSettings(spoolDirectory: configuration.spoolDirectory)
         let messageLog = try console?.openMessageLog(server: configuration, logger: logger)
         let filter = try EmbeddedFilter(
             server: configuration, clients: clients, observers: messageLog.map { [$0] } ?? [], logger: logger)

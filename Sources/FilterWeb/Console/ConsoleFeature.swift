@@ -39,15 +39,15 @@ public struct ConsoleFeature: WebFeature {
         router.get(RouterPath(ConsoleAssets.stylesheetPath)) { _, _ in ConsoleAssets.stylesheetResponse() }
         router.get(RouterPath(ConsoleAssets.scriptPath)) { _, _ in ConsoleAssets.scriptResponse() }
         let pages = router.group().add(middleware: ConsoleAccess(role: nil))
-        pages.get("/") { request, context in try await overview(context) }
+        pages.get("/") { _, context in try await overview(context) }
         pages.get("/messages") { request, context in try await messages(request, context) }
-        pages.get("/messages/:queueID") { request, context in try await message(context) }
+        pages.get("/messages/:queueID") { _, context in try await message(context) }
         pages.get("/quarantine") { request, context in try await quarantineList(request, context) }
-        pages.get("/quarantine/:id") { request, context in try await quarantineEntry(context) }
-        pages.post("/quarantine/:id/release") { request, context in try await release(context) }
-        pages.post("/quarantine/:id/delete") { request, context in try await delete(context) }
-        pages.get("/live") { request, context in try live(context) }
-        router.group().add(middleware: ConsoleAccess(role: .admin)).get("/users") { request, context in try await users(context) }
+        pages.get("/quarantine/:id") { _, context in try await quarantineEntry(context) }
+        pages.post("/quarantine/:id/release") { _, context in try await release(context) }
+        pages.post("/quarantine/:id/delete") { _, context in try await delete(context) }
+        pages.get("/live") { _, context in try live(context) }
+        router.group().add(middleware: ConsoleAccess(role: .admin)).get("/users") { _, context in try await users(context) }
     }
 
     // MARK: - Who may see what
