@@ -6,13 +6,6 @@ import Hummingbird
 import Logging
 
 extension ConsoleFeature {
-    /// The entries `identity` may see, newest first (all for an admin, their owner's for a user).
-    private func visibleEntries(_ identity: WebIdentity, store: QuarantineStore) async throws -> [QuarantineEntry] {
-        let scope = Self.scope(of: identity)
-        let entries = try await store.list(recipient: scope)
-        return entries.filter { Self.maySee($0.owner, identity) }.reversed()
-    }
-
     /// The entry `id` when `identity` may see it.
     private func visibleEntry(_ id: String, _ identity: WebIdentity, store: QuarantineStore) async throws -> QuarantineEntry? {
         guard let entry = try await store.entry(id), Self.maySee(entry.owner, identity) else { return nil }
@@ -24,10 +17,12 @@ extension ConsoleFeature {
         guard let store = server.quarantine else {
             return ConsolePage.failure("The quarantine is disabled on this server.", identity: identity, status: .notFound)
         }
-        let entries = try await visibleEntries(identity, store: store)
         let parameters = request.uri.queryParameters
         let page = max(1, parameters.get("page").flatMap { Int(String($0)) } ?? 1)
-        let shown = entries.dropFirst((page - 1) * configuration.pageSize).prefix(configuration.pageSize)
+        let entries = try await store.list(
+            owner: Self.scope(of: identity), newestFirst: true, offset: (page - 1) * configuration.pageSize,
+            limit: configuration.pageSize + 1)
+        let shown = entries.prefix(configuration.pageSize)
         var body = "<h1>Quarantine</h1>" + Self.flash(parameters)
         body += "<table class=\"quarantine\"><thead><tr><th>Quarantined</th><th>Sender</th><th>Recipient</th><th>Subject</th>"
         body += "<th>Action</th><th>Reason</th><th>Expires</th><th></th></tr></thead><tbody>"
@@ -42,7 +37,7 @@ extension ConsoleFeature {
             body += "<td>\(ConsolePage.timestamp(entry.expiresAt))</td><td>\(actionForms(id: entry.id, csrfToken: context.csrfToken))</td></tr>"
         }
         body += "</tbody></table>"
-        body += Self.pager(path: "/quarantine", query: [:], page: page, hasMore: entries.count > page * configuration.pageSize)
+        body += Self.pager(path: "/quarantine", query: [:], page: page, hasMore: entries.count > configuration.pageSize)
         return ConsolePage.render(title: "Quarantine", current: "nav-quarantine", identity: identity, body: body)
     }
 

@@ -204,6 +204,21 @@ import Testing
         }
     }
 
+    @Test func quarantinePagesNewestFirst() async throws {
+        try await withConsole(ConsoleConfiguration(pageSize: 2)) { client, fixture in
+            for index in 1...3 {
+                try await fixture.quarantine(id: "QP\(index).0", recipient: "alice@example.test", message: "Subject: \(index)\r\n\r\nx\r\n")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let first = try await client.get("/quarantine", headers: TestIdentity.user("alice@example.test"))
+            #expect(first.text.contains("QP3.0") && first.text.contains("QP2.0") && !first.text.contains("QP1.0"))
+            #expect(first.text.contains("href=\"/quarantine?page=2\""))
+            let second = try await client.get("/quarantine?page=2", headers: TestIdentity.user("alice@example.test"))
+            #expect(second.text.contains("QP1.0") && !second.text.contains("QP2.0"))
+            #expect(!second.text.contains("page=3"))
+        }
+    }
+
     @Test func releaseSpoolsTheMessageAndDeleteRemovesIt() async throws {
         try await withConsole { client, fixture in
             try await fixture.quarantine(id: "QR.0", recipient: "alice@example.test", message: "Subject: release me\r\n\r\nbody\r\n")
