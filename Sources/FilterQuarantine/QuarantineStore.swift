@@ -177,14 +177,17 @@ public final class QuarantineStore: Sendable {
         }
     }
 
-    /// The stored message of an entry, exactly as quarantined.
+    /// The stored message of an entry, exactly as quarantined, or its first `maximumBytes`
+    /// octets (to show it without holding a large message in memory).
     /// - Throws: ``QuarantineError`` `notFound` for an unknown id, `corrupt` when the file is
     ///   missing or not the recorded size.
-    public func message(_ id: String) async throws(QuarantineError) -> [UInt8] {
+    public func message(_ id: String, maximumBytes: Int = .max) async throws(QuarantineError) -> [UInt8] {
         let entry = try await requireEntry(id)
         let path = messagePath(id)
-        let bytes = try await QuarantineFiles.offPool { () throws(QuarantineError) in try QuarantineFiles.readFile(path) }
-        guard bytes.count == entry.size else {
+        let bytes = try await QuarantineFiles.offPool { () throws(QuarantineError) in
+            try QuarantineFiles.readFile(path, maximumBytes: maximumBytes)
+        }
+        guard bytes.count == min(entry.size, max(0, maximumBytes)) else {
             throw QuarantineError(
                 code: .corrupt, message: "the message file has \(bytes.count) octets, \(entry.size) recorded", path: path)
         }

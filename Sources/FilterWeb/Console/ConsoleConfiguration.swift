@@ -12,16 +12,21 @@ public struct ConsoleConfiguration: Sendable, Hashable {
     /// How many characters of a quarantined message's text body are shown; the rest is cut
     /// with a note. Default 200 000.
     public var maximumBodyCharacters: Int
+    /// How many octets of a quarantined message are read to show it; a larger message is shown
+    /// from its start, with a note. Default 4 MiB (4 194 304 octets).
+    public var maximumMessageBytes: Int
 
     /// Creates a configuration with the documented defaults.
     public init(
         pageSize: Int = 50, overviewRows: Int = 20, statusInterval: Duration = .seconds(5),
-        keepAliveInterval: Duration = .seconds(15), maximumBodyCharacters: Int = 200_000
+        keepAliveInterval: Duration = .seconds(15), maximumBodyCharacters: Int = 200_000,
+        maximumMessageBytes: Int = 4 * 1024 * 1024
     ) {
         self.pageSize = pageSize
         self.overviewRows = overviewRows
         self.statusInterval = statusInterval
         self.keepAliveInterval = keepAliveInterval
         self.maximumBodyCharacters = maximumBodyCharacters
+        self.maximumMessageBytes = maximumMessageBytes
     }
 }

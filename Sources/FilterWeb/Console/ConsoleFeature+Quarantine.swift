@@ -47,7 +47,7 @@ extension ConsoleFeature {
         guard let store = server.quarantine, let entry = try await visibleEntry(id, identity, store: store) else {
             return ConsolePage.notFound("No entry \(id) in the quarantine.", identity: identity)
         }
-        let message = MIMEMessage(bytes: try await store.message(id))
+        let message = MIMEMessage(bytes: try await store.message(id, maximumBytes: configuration.maximumMessageBytes))
         var body = "<h1>Quarantined message</h1>"
         body += ConsolePage.definitions([
             ("Subject", HTML.escape(message.subject ?? "(none)")),
@@ -64,6 +64,9 @@ extension ConsoleFeature {
             ("Size", "\(entry.size) octets"),
         ])
         body += "<p data-quarantine-id=\"\(HTML.escape(entry.id))\">\(actionForms(id: entry.id, csrfToken: context.csrfToken))</p>"
+        if entry.size > configuration.maximumMessageBytes {
+            body += "<p class=\"note\">The message has \(entry.size) octets; what follows is read from its first \(configuration.maximumMessageBytes).</p>"
+        }
         body += "<h2>Header</h2><pre class=\"headers\">\(HTML.escape(MessageHeaders.headerSection(of: message.bytes)))</pre>"
         let (label, text) = Self.readableBody(of: message)
         body += "<h2>\(label)</h2><pre class=\"body\">\(HTML.escape(cut(text)))</pre>"

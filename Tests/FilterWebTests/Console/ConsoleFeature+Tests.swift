@@ -204,6 +204,18 @@ import Testing
         }
     }
 
+    @Test func quarantineViewReadsALargeMessageOnlyInPart() async throws {
+        try await withConsole(ConsoleConfiguration(maximumBodyCharacters: 50, maximumMessageBytes: 200)) { client, fixture in
+            let body = String(repeating: "0123456789", count: 100)
+            try await fixture.quarantine(id: "QL.0", recipient: "alice@example.test", message: "Subject: large\r\n\r\n" + body + "\r\n")
+            let view = try await client.get("/quarantine/QL.0", headers: TestIdentity.admin)
+            #expect(view.status == 200)
+            #expect(view.text.contains("The message has 1020 octets; what follows is read from its first 200."))
+            #expect(view.text.contains(String(body.prefix(50)) + "\n[... cut: the rest is not shown]"))
+            #expect(!view.text.contains(String(body.prefix(60))))
+        }
+    }
+
     @Test func quarantinePagesNewestFirst() async throws {
         try await withConsole(ConsoleConfiguration(pageSize: 2)) { client, fixture in
             for index in 1...3 {
