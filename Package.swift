@@ -102,6 +102,7 @@ let package = Package(
             name: "FilterWeb",
             dependencies: [
                 "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -210,8 +211,11 @@ let package = Package(
         .testTarget(
             name: "FilterWebTests",
             dependencies: [
-                "FilterWeb", "FilterEngine", "FilterQuarantine",
+                "FilterWeb", "FilterEngine", "FilterQuarantine", "FilterCore", "FilterSMTP", "FilterProcessors", "FilterQueue",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings

@@ -30,13 +30,16 @@ final class DeliveryAgent: Sendable {
     let quarantine: (any QuarantineSink)?
     /// Who hears of each recipient's final outcome (events, metrics); `nil` for nobody.
     let outcomes: (any OutcomeObserver)?
+    /// Where each transaction's result is recorded for the server's status; `nil` for nowhere.
+    let nextHop: NextHopMonitor?
 
     init(
         spool: Spool, queue: DeliveryQueue, client: SMTPClient, decisions: DecisionStage?,
-        quarantine: (any QuarantineSink)? = nil, outcomes: (any OutcomeObserver)? = nil,
+        quarantine: (any QuarantineSink)? = nil, outcomes: (any OutcomeObserver)? = nil, nextHop: NextHopMonitor? = nil,
         configuration: FilterServerConfiguration, logger: Logger
     ) {
         self.outcomes = outcomes
+        self.nextHop = nextHop
         self.spool = spool
         self.queue = queue
         self.client = client
@@ -263,12 +266,17 @@ final class DeliveryAgent: Sendable {
                 headerPrefix: headerPrefix,
                 content: body)
             let result = try await client.send(transaction, logger: logger)
+            if let reply = result.dataReply ?? result.recipients.indices.first.map(result.finalReply(forRecipientAt:)) {
+                nextHop?.record(succeeded: reply.isPositive, reply: reply.description, at: Date())
+            }
             return result.recipients.indices.map { Self.outcome(result.finalReply(forRecipientAt: $0)) }
         } catch let error as SMTPClientError where !error.isTransient {
+            nextHop?.record(succeeded: false, reply: error.description, at: Date())
             let status = error.reply?.enhancedStatus ?? .init(5, 0, 0)
             let diagnostic = error.reply.map(DSNDiagnostic.smtp) ?? .filter(error.description)
             return Array(repeating: .failed(status, diagnostic), count: targets.count)
         } catch {
+            nextHop?.record(succeeded: false, reply: "\(error)", at: Date())
             return Array(repeating: .deferred("\(error)"), count: targets.count)
         }
     }

@@ -145,6 +145,9 @@ actor DeliveryQueue {
     /// Whether ``close()`` was called.
     var isClosedForWork: Bool { isClosed }
 
+    /// Messages known and not finished: being decided, ready, in delivery or deferred.
+    var depth: Int { entries.count }
+
     /// Ready and deferred messages, and the octets of message bytes held.
     var counts: (ready: Int, deferred: Int, contentBytes: Int) { (ready.count - readHead, deferred.count, contentBytes) }
 

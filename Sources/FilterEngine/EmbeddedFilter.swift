@@ -37,9 +37,16 @@ public final class EmbeddedFilter: Service, Sendable {
     private let transports: [InMemoryTransport]
 
     /// Creates the server and clients on a fresh in-memory broker.
+    /// - Parameters:
+    ///   - configuration: The server's settings.
+    ///   - clients: The owners' pipelines.
+    ///   - observers: Who else hears of every final outcome (see ``FilterServer/init(configuration:transport:observers:eventLoopGroup:logger:)``).
+    ///   - logger: Where server and clients log.
     /// - Throws: ``FilterCore/SpoolError`` when the spool cannot be opened; `TopologyError` for an
     ///   owner whose queue name would be too long.
-    public init(server configuration: FilterServerConfiguration, clients: [Client], logger: Logger) throws {
+    public init(
+        server configuration: FilterServerConfiguration, clients: [Client], observers: [any OutcomeObserver] = [], logger: Logger
+    ) throws {
         let broker = InMemoryBroker()
         broker.addServer(user: Self.serverUser)
         let serverTransport = InMemoryTransport(broker: broker, user: Self.serverUser)
@@ -55,7 +62,7 @@ public final class EmbeddedFilter: Service, Sendable {
             filterClients.append(
                 FilterClient(transport: transport, pipeline: client.pipeline, configuration: client.configuration, logger: clientLogger))
         }
-        self.server = try FilterServer(configuration: configuration, transport: serverTransport, logger: logger)
+        self.server = try FilterServer(configuration: configuration, transport: serverTransport, observers: observers, logger: logger)
         self.clients = filterClients
         self.broker = broker
         self.transports = transports

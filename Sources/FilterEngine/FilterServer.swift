@@ -40,12 +40,18 @@ public final class FilterServer: Service, Sendable {
     public let quarantine: QuarantineStore?
     /// Releases, deletions, expiry and digests of the quarantine.
     let quarantineService: QuarantineService?
+    /// The result of the last delivery attempt, for ``status()``.
+    private let nextHopMonitor = NextHopMonitor()
+    /// Messages accepted lately, for ``status()``.
+    private let arrivals = ArrivalCounter()
 
     /// Creates the server and opens (creating if needed) its spool.
     /// - Parameters:
     ///   - configuration: The settings.
     ///   - transport: The broker session owners are asked through, logged in as this server;
     ///     without one every recipient gets `configuration.filtering.defaultAction` (pass).
+    ///   - observers: Who else hears of every recipient's final outcome (a message log, metrics),
+    ///     after the event publisher, in this order; see ``OutcomeObserver`` for what they may do.
     ///   - eventLoopGroup: Where SMTP and delivery run.
     ///   - logger: Where the server logs.
     /// - Throws: ``SpoolError`` when the spool directory cannot be used, `QuarantineError`
@@ -53,6 +59,7 @@ public final class FilterServer: Service, Sendable {
     public init(
         configuration: FilterServerConfiguration,
         transport: (any FilterTransport)? = nil,
+        observers: [any OutcomeObserver] = [],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) throws {
@@ -85,19 +92,24 @@ public final class FilterServer: Service, Sendable {
             throw error
         }
         let queue = self.queue
+        let arrivals = self.arrivals
         // With owners to ask, request ids go into the commit itself: recorded before any
         // publish, without a sync batch of their own (DeliveryAgent then has nothing to save).
         let asksOwners = coordinator != nil
         let receiver = SpoolMessageReceiver(
             spool: spool,
             prepare: { entry in if asksOwners { _ = DecisionStage.assignRequestIDs(&entry) } },
-            onCommit: { entry, content in await queue.insert(entry, content: content) })
+            onCommit: { entry, content in
+                arrivals.record(at: entry.receivedAt)
+                await queue.insert(entry, content: content)
+            })
         self.smtpServer = SMTPServer(
             configuration: configuration.smtp, receiver: receiver, eventLoopGroup: eventLoopGroup, logger: logger)
         self.lanes = DeliveryLane.make(
             eventLoopGroup: eventLoopGroup, spool: spool, queue: queue,
             decisions: coordinator.map { DecisionStage(coordinator: $0, configuration: configuration.filtering) },
-            quarantine: self.quarantine, outcomes: events, configuration: configuration, logger: logger)
+            quarantine: self.quarantine, outcomes: OutcomeObservers.combining(events, observers), nextHop: nextHopMonitor,
+            configuration: configuration, logger: logger)
         (self.listeningAddresses, self.listening) = AsyncStream.makeStream(of: SocketAddress.self)
     }
 
@@ -186,7 +198,50 @@ public final class FilterServer: Service, Sendable {
         }
     }
 
+    // MARK: - Status
+
+    /// A snapshot of the queue, the owners' outstanding requests, the next hop and the rate of
+    /// arrivals.
+    public func status() async -> ServerStatus {
+        let counts = await queue.counts
+        let now = Date()
+        return ServerStatus(
+            queueDepth: await queue.depth, deferred: counts.deferred,
+            outstandingRequests: await coordinator?.outstandingCount ?? 0, nextHop: nextHopMonitor.current,
+            receivedLastMinute: arrivals.count(now: now), takenAt: now)
+    }
+
+    /// The last subscription check of every owner asked about since the server started (at
+    /// most the 10 000 checked most recently), by owner; empty without a transport.
+    public func knownOwners() async -> [OwnerSubscription] {
+        await coordinator?.knownOwners ?? []
+    }
+
     // MARK: - Operator commands
+
+    /// Releases a quarantined message as `filterctl quarantine release` does: reinjects it
+    /// to its recipient through the normal delivery path, then deletes the entry.
+    /// - Returns: The released entry and the queue id of its new spool message; `nil` for an
+    ///   unknown id.
+    /// - Throws: `QuarantineError` (`busy` while another command works on the entry, `disabled`
+    ///   without a quarantine) or ``SpoolError`` when it cannot be spooled.
+    public func releaseFromQuarantine(_ id: String) async throws -> (entry: QuarantineEntry, queueID: QueueID)? {
+        try await requireQuarantine().release(id)
+    }
+
+    /// Deletes a quarantined message without delivering it, as `filterctl quarantine delete`.
+    /// - Returns: Whether the entry existed.
+    /// - Throws: `QuarantineError` (`busy`, `disabled`, or when the store fails).
+    public func deleteFromQuarantine(_ id: String) async throws -> Bool {
+        try await requireQuarantine().delete(id)
+    }
+
+    private func requireQuarantine() throws(QuarantineError) -> QuarantineService {
+        guard let quarantineService else {
+            throw QuarantineError(code: .disabled, message: "the quarantine is disabled on this server")
+        }
+        return quarantineService
+    }
 
     /// Delivers a message now, whatever its retry time.
     func retry(_ id: QueueID) async -> Bool {
@@ -218,8 +273,8 @@ struct DeliveryLane: Sendable {
     /// Spreads `configuration.delivery.concurrency` workers over the group's event loops.
     static func make(
         eventLoopGroup: any EventLoopGroup, spool: Spool, queue: DeliveryQueue, decisions: DecisionStage?,
-        quarantine: (any QuarantineSink)?, outcomes: (any OutcomeObserver)?, configuration: FilterServerConfiguration,
-        logger: Logger
+        quarantine: (any QuarantineSink)?, outcomes: (any OutcomeObserver)?, nextHop: NextHopMonitor? = nil,
+        configuration: FilterServerConfiguration, logger: Logger
     ) -> [DeliveryLane] {
         var loops: [any EventLoop] = []
         var iterator = eventLoopGroup.makeIterator()
@@ -234,7 +289,7 @@ struct DeliveryLane: Sendable {
             return DeliveryLane(
                 agent: DeliveryAgent(
                     spool: spool, queue: queue, client: client, decisions: decisions, quarantine: quarantine,
-                    outcomes: outcomes, configuration: configuration, logger: logger),
+                    outcomes: outcomes, nextHop: nextHop, configuration: configuration, logger: logger),
                 executor: EventLoopTaskExecutor(loop), workers: workers)
         }
     }

@@ -26,6 +26,8 @@ public struct QuarantineError: Error, Sendable, CustomStringConvertible {
         public static let readOnly = Code(rawValue: "readOnly")
         /// Another operation on the same entry is in progress.
         public static let busy = Code(rawValue: "busy")
+        /// The server runs without a quarantine (`quarantine: enabled: false`).
+        public static let disabled = Code(rawValue: "disabled")
         /// Stored data is unusable: a message file whose size differs from its row, an
         /// envelope that is not valid JSON.
         public static let corrupt = Code(rawValue: "corrupt")

@@ -129,13 +129,17 @@ public final class QuarantineStore: Sendable {
         }
     }
 
-    /// Entries, oldest first.
+    /// Entries, oldest first (newest first with `newestFirst`).
     /// - Parameters:
     ///   - recipient: Only entries whose recipient or owner is this address (case-insensitive).
+    ///   - owner: Only entries of this owner (case-insensitive): what a user may see.
     ///   - since: Only entries quarantined at or after this time.
+    ///   - newestFirst: Newest first instead of oldest first.
+    ///   - offset: Skip this many entries first (for pages).
     ///   - limit: At most this many.
     public func list(
-        recipient: String? = nil, since: Date? = nil, limit: Int? = nil
+        recipient: String? = nil, owner: String? = nil, since: Date? = nil, newestFirst: Bool = false, offset: Int = 0,
+        limit: Int? = nil
     ) async throws(QuarantineError) -> [QuarantineEntry] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
@@ -143,17 +147,20 @@ public final class QuarantineStore: Sendable {
             conditions.append("(recipient = ? OR owner = ?)")
             arguments += [recipient, recipient]
         }
+        if let owner {
+            conditions.append("owner = ?")
+            arguments += [owner]
+        }
         if let since {
             conditions.append("quarantinedAt >= ?")
             arguments += [since.timeIntervalSince1970]
         }
         var sql = "SELECT * FROM entry"
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        sql += " ORDER BY quarantinedAt, sequence"
-        if let limit {
-            sql += " LIMIT ?"
-            arguments += [max(0, limit)]
-        }
+        sql += newestFirst ? " ORDER BY quarantinedAt DESC, sequence DESC" : " ORDER BY quarantinedAt, sequence"
+        // SQLite needs a LIMIT for an OFFSET; -1 is none.
+        sql += " LIMIT ? OFFSET ?"
+        arguments += [limit.map { max(0, $0) } ?? -1, max(0, offset)]
         let query = sql
         let values = arguments
         return try await access("cannot list the entries") {
@@ -170,14 +177,17 @@ public final class QuarantineStore: Sendable {
         }
     }
 
-    /// The stored message of an entry, exactly as quarantined.
+    /// The stored message of an entry, exactly as quarantined, or its first `maximumBytes`
+    /// octets (to show it without holding a large message in memory).
     /// - Throws: ``QuarantineError`` `notFound` for an unknown id, `corrupt` when the file is
     ///   missing or not the recorded size.
-    public func message(_ id: String) async throws(QuarantineError) -> [UInt8] {
+    public func message(_ id: String, maximumBytes: Int = .max) async throws(QuarantineError) -> [UInt8] {
         let entry = try await requireEntry(id)
         let path = messagePath(id)
-        let bytes = try await QuarantineFiles.offPool { () throws(QuarantineError) in try QuarantineFiles.readFile(path) }
-        guard bytes.count == entry.size else {
+        let bytes = try await QuarantineFiles.offPool { () throws(QuarantineError) in
+            try QuarantineFiles.readFile(path, maximumBytes: maximumBytes)
+        }
+        guard bytes.count == min(entry.size, max(0, maximumBytes)) else {
             throw QuarantineError(
                 code: .corrupt, message: "the message file has \(bytes.count) octets, \(entry.size) recorded", path: path)
         }

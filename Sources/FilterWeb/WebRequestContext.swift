@@ -32,10 +32,14 @@ public struct WebRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The authenticated identity; `nil` until a middleware sets it.
     public var identity: WebIdentity?
+    /// The session's CSRF token, set by the session middleware: every form carries it in a
+    /// hidden `csrf_token` field; `nil` without a session.
+    public var csrfToken: String?
 
     /// Creates the context for a new request.
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.identity = nil
+        self.csrfToken = nil
     }
 }

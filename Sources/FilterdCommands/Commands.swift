@@ -61,6 +61,7 @@ struct ServerCommand: AsyncParsableCommand {
             throw ConfigurationError("clients: only filterd all-in-one runs client pipelines; filterd server asks them over --amqp")
         }
         let configuration = try file.makeConfiguration()
+        let console = try file.makeConsoleSettings(spoolDirectory: configuration.spoolDirectory)
         let logger = try Self.bootstrapLogging(level: file.resolvedLogLevel(), label: "filterd.server")
         var transport: (any FilterTransport)?
         if let url = file.amqp {
@@ -79,8 +80,14 @@ struct ServerCommand: AsyncParsableCommand {
             }
             transport = broker
         }
-        let server = try FilterServer(configuration: configuration, transport: transport, logger: logger)
-        try await Self.runUntilSignalled([server], logger: logger)
+        let messageLog = try console?.openMessageLog(server: configuration, logger: logger)
+        let server = try FilterServer(
+            configuration: configuration, transport: transport, observers: messageLog.map { [$0] } ?? [], logger: logger)
+        var services: [any Service] = [server]
+        if let console, let messageLog {
+            services += console.services(server: server, messageLog: messageLog, logger: logger)
+        }
+        try await Self.runUntilSignalled(services, logger: logger)
     }
 
     /// Sends log lines at `level` and above to standard error.
@@ -161,13 +168,20 @@ struct AllInOneCommand: AsyncParsableCommand {
             throw ConfigurationError("amqp: filterd all-in-one uses no broker; run filterd server and filterd client for that")
         }
         let configuration = try file.makeConfiguration()
+        let console = try file.makeConsoleSettings(spoolDirectory: configuration.spoolDirectory)
         let clients = try (file.clients ?? []).enumerated().map { index, section in
             let (client, pipeline) = try section.makeConfiguration(owners: configuration.filtering.owners, key: "clients[\(index)]")
             return EmbeddedFilter.Client(configuration: client, pipeline: pipeline)
         }
         let logger = ServerCommand.bootstrapLogging(level: try file.resolvedLogLevel(), label: "filterd")
-        let filter = try EmbeddedFilter(server: configuration, clients: clients, logger: logger)
-        try await ServerCommand.runUntilSignalled([filter], logger: logger)
+        let messageLog = try console?.openMessageLog(server: configuration, logger: logger)
+        let filter = try EmbeddedFilter(
+            server: configuration, clients: clients, observers: messageLog.map { [$0] } ?? [], logger: logger)
+        var services: [any Service] = [filter]
+        if let console, let messageLog {
+            services += console.services(server: filter.server, messageLog: messageLog, logger: logger)
+        }
+        try await ServerCommand.runUntilSignalled(services, logger: logger)
     }
 }
 
@@ -195,12 +209,15 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: "What deny does: discard (default, no backscatter) or bounce (a DSN within the DSN rules).")
     var denyPolicy: String?
 
+    @Option(name: .long, help: "Serve the web console at HOST:PORT (default: off unless the config file has a web: section).")
+    var web: String?
+
     /// The configuration file with these flags (and the broker flags given) applied over it.
     func load(amqp: String?, serverID: String?, deadline: Double?) throws -> ServerConfigurationFile {
         var file = try config.map(ServerConfigurationFile.load) ?? ServerConfigurationFile()
         file.override(
             listen: listen, nextHop: nextHop, spool: spool, hostname: hostname, logLevel: logLevel,
-            amqp: amqp, serverID: serverID, deadline: deadline, denyPolicy: denyPolicy)
+            amqp: amqp, serverID: serverID, deadline: deadline, denyPolicy: denyPolicy, web: web)
         return file
     }
 }

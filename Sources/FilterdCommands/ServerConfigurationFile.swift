@@ -1,6 +1,7 @@
 import FilterCore
 import FilterEngine
 import FilterSMTP
+import FilterWeb
 import Foundation
 import Logging
 import NIOCore
@@ -22,6 +23,7 @@ struct ServerConfigurationFile: Decodable {
     var filtering: Filtering?
     var quarantine: Quarantine?
     var events: Events?
+    var web: Web?
     /// Only `filterd all-in-one` runs clients.
     var clients: [ClientSection]?
 
@@ -80,6 +82,16 @@ struct ServerConfigurationFile: Decodable {
         }
     }
 
+    struct Web: Codable {
+        var listen: String?
+        var messageLog: String?
+        var messageLogRetention: Double?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case listen, messageLog = "message_log", messageLogRetention = "message_log_retention"
+        }
+    }
+
     struct Filtering: Codable {
         var deadline: Double?
         var defaultAction: String?
@@ -122,7 +134,7 @@ struct ServerConfigurationFile: Decodable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case hostname, listen, spool, smtp, delivery, amqp, filtering, clients, quarantine, events
+        case hostname, listen, spool, smtp, delivery, amqp, filtering, clients, quarantine, events, web
         case nextHop = "next_hop"
         case logLevel = "log_level"
         case amqpPasswordFile = "amqp_password_file"
@@ -140,9 +152,13 @@ struct ServerConfigurationFile: Decodable {
 
     mutating func override(
         listen: String?, nextHop: String?, spool: String?, hostname: String?, logLevel: String?,
-        amqp: String?, serverID: String?, deadline: Double?, denyPolicy: String?
+        amqp: String?, serverID: String?, deadline: Double?, denyPolicy: String?, web: String? = nil
     ) {
         self.amqp = amqp ?? self.amqp
+        if let web {
+            self.web = self.web ?? Web()
+            self.web?.listen = web
+        }
         if let denyPolicy {
             var filtering = self.filtering ?? Filtering()
             var actions = filtering.actions ?? ActionPolicySection()
@@ -232,6 +248,26 @@ struct ServerConfigurationFile: Decodable {
             }
         }
         return configuration
+    }
+
+    /// The server console's listener and message log; `nil` (no console) unless the file has a
+    /// `web:` section or `--web` was given.
+    func makeConsoleSettings(spoolDirectory: String) throws -> ConsoleSettings? {
+        guard let web else { return nil }
+        do {
+            var listener = WebListener()
+            if let listen = web.listen {
+                (listener.host, listener.port) = try Self.hostAndPort(listen, key: ["web", "listen"])
+            }
+            var messageLog = MessageLogConfiguration(path: web.messageLog ?? spoolDirectory + "/messages.sqlite")
+            if let value = web.messageLogRetention {
+                messageLog.retention = try Self.seconds(value, ["web", "message_log_retention"])
+            }
+            return ConsoleSettings(listener: listener, messageLog: messageLog)
+        } catch let error as ConfigurationError {
+            guard let source else { throw error }
+            throw YAMLFile.located(error, path: source.path, yaml: source.yaml)
+        }
     }
 
     /// How owners are asked; the server id defaults to the host name.

@@ -32,7 +32,7 @@ struct EventPublisherTests {
         let entry = try Self.entry(recipients: ["Alice+news@Example.COM", "bob@example.com"])
         let filtering = FilteringConfiguration(serverID: "mx1")
 
-        let denied = EventPublisher.event(of: entry, at: 0, filtering: filtering)
+        let denied = OutcomeEvent(of: entry, at: 0, filtering: filtering)
         #expect(
             denied
                 == OutcomeEvent(
@@ -40,7 +40,7 @@ struct EventPublisherTests {
                     sender: "news@shop.example", action: .deny, source: .client, state: "denied", reason: "blocked sender",
                     at: Self.at))
 
-        let delivered = EventPublisher.event(of: entry, at: 1, filtering: filtering)
+        let delivered = OutcomeEvent(of: entry, at: 1, filtering: filtering)
         #expect(delivered.id == "2VgL9q3Kx7aB2c9.1")
         #expect(delivered.action == .pass)
         #expect(delivered.source == .unsubscribed)

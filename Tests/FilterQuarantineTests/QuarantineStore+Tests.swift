@@ -161,6 +161,24 @@ func message(subject: String) -> [UInt8] {
         }
     }
 
+    @Test func listByOwnerNewestFirstInPages() async throws {
+        try await withStoreDirectory { directory in
+            let store = try QuarantineStore(directory: directory)
+            try await add(store, id: "P.1", recipient: "alice@example.test", at: start)
+            try await add(store, id: "P.2", recipient: "bob@example.test", owner: "bob@example.test", at: start.addingTimeInterval(10))
+            try await add(store, id: "P.3", recipient: "Alice+news@example.test", at: start.addingTimeInterval(20))
+            // Delivered to alice's address, but an alias made bob its owner: not alice's to see.
+            try await add(store, id: "P.4", recipient: "alice@example.test", owner: "bob@example.test", at: start.addingTimeInterval(30))
+            try await add(store, id: "P.5", recipient: "alice@example.test", at: start.addingTimeInterval(40))
+
+            #expect(try await store.list(owner: "ALICE@example.test").map(\.id) == ["P.1", "P.3", "P.5"])
+            #expect(try await store.list(newestFirst: true).map(\.id) == ["P.5", "P.4", "P.3", "P.2", "P.1"])
+            #expect(try await store.list(owner: "alice@example.test", newestFirst: true, limit: 2).map(\.id) == ["P.5", "P.3"])
+            #expect(try await store.list(owner: "alice@example.test", newestFirst: true, offset: 2, limit: 2).map(\.id) == ["P.1"])
+            #expect(try await store.list(offset: 3).map(\.id) == ["P.4", "P.5"])
+        }
+    }
+
     @Test func deleteRemovesTheRowAndTheFile() async throws {
         try await withStoreDirectory { directory in
             let store = try QuarantineStore(directory: directory)

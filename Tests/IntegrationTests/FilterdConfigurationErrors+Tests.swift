@@ -33,6 +33,9 @@ struct FilterdConfigurationErrorsTests {
         ("filtering:\n  owners:\n    bob@example.com:\n      dedline: 5\n", "FILE:4: filtering.owners.bob@example.com.dedline: unknown key"),
         ("clients:\n  - address: a@example.com\n    prefech: 3\n", "FILE:3: clients.0.prefech: unknown key; known here: address, fallback_action, pipeline, prefetch"),
         ("smpt:\n  max_recipients: 5\n", "FILE:1: smpt: unknown key; known here: amqp, amqp_password_file, clients, delivery"),
+        ("web:\n  listen: nohost\n", "FILE:2: web.listen: expected HOST:PORT, got nohost"),
+        ("web:\n  listn: 127.0.0.1:9025\n", "FILE:2: web.listn: unknown key; known here: listen, message_log, message_log_retention"),
+        ("web:\n  message_log_retention: 0\n", "FILE:2: web.message_log_retention: must be a positive number of seconds"),
     ])
     func theServerNamesFileLineAndKey(yaml: String, expected: String) async throws {
         let message = try await refusal("server", yaml: yaml + "spool: SPOOL\n", arguments: [])
@@ -42,6 +45,11 @@ struct FilterdConfigurationErrorsTests {
     @Test func theDenyPolicyFlagIsChecked() async throws {
         let message = try await refusal("server", yaml: "listen: 127.0.0.1:1\n", arguments: ["--deny-policy", "drop"])
         #expect(message.contains("filtering.actions.deny: drop is not one of discard, bounce"))
+    }
+
+    @Test func theWebFlagIsChecked() async throws {
+        let message = try await refusal("all-in-one", yaml: "listen: 127.0.0.1:1\nspool: SPOOL\n", arguments: ["--web", "9025"])
+        #expect(message.contains("web.listen: expected HOST:PORT, got 9025"), "\(message)")
     }
 
     @Test func aClientPipelineErrorNamesTheRuleAndTheKey() async throws {

@@ -8,3 +8,20 @@ public protocol OutcomeObserver: Sendable {
     /// The recipient at `index` of `entry` has its final state (`entry.recipients[index]`).
     func recipientFinished(_ entry: SpoolEntry, at index: Int) async
 }
+
+/// Several observers heard in order, as one.
+struct OutcomeObservers: OutcomeObserver {
+    let observers: [any OutcomeObserver]
+
+    /// The observers given, as one observer; `nil` when there are none.
+    static func combining(_ first: (any OutcomeObserver)?, _ others: [any OutcomeObserver]) -> (any OutcomeObserver)? {
+        let all = (first.map { [$0] } ?? []) + others
+        return all.count <= 1 ? all.first : OutcomeObservers(observers: all)
+    }
+
+    func recipientFinished(_ entry: SpoolEntry, at index: Int) async {
+        for observer in observers {
+            await observer.recipientFinished(entry, at: index)
+        }
+    }
+}

@@ -29,6 +29,12 @@ actor DecisionCoordinator {
     private let logger: Logger
 
     private var subscriptions: [String: (subscription: Subscription, checkedAt: ContinuousClock.Instant)] = [:]
+    /// The last subscription check of each owner, for the console; the least recently checked
+    /// are forgotten beyond ``knownOwnersCapacity``.
+    private var lastChecks: [String: OwnerSubscription] = [:]
+    /// How many owners ``lastChecks`` remembers: mail to many invented addresses must not grow
+    /// it without bound.
+    static let knownOwnersCapacity = 10_000
     private var outstanding: [String: Outstanding] = [:]
     private var finished = RecentlyFinished(capacity: 100_000)
     /// How many replies were rejected, by reason.
@@ -95,8 +101,22 @@ actor DecisionCoordinator {
         }
         let subscription = try await transport.subscription(of: owner)
         subscriptions[owner] = (subscription, ContinuousClock.now)
+        remember(OwnerSubscription(owner: owner, subscription: subscription, checkedAt: Date()))
         return subscription
     }
+
+    private func remember(_ check: OwnerSubscription) {
+        lastChecks[check.owner] = check
+        if lastChecks.count > Self.knownOwnersCapacity, let oldest = lastChecks.values.min(by: { $0.checkedAt < $1.checkedAt }) {
+            lastChecks[oldest.owner] = nil
+        }
+    }
+
+    /// Requests published and not yet answered or expired.
+    var outstandingCount: Int { outstanding.count }
+
+    /// The last subscription check of every owner asked about lately, by owner.
+    var knownOwners: [OwnerSubscription] { lastChecks.values.sorted { $0.owner < $1.owner } }
 
     private func ask(_ question: OwnerQuestion, logger: Logger) async -> RecipientDecision {
         let id = question.requestID

@@ -64,7 +64,7 @@ final class EventPublisher: OutcomeObserver {
 
     /// Queues the event of the recipient at `index`, or drops it when too many are pending.
     func recipientFinished(_ entry: SpoolEntry, at index: Int) async {
-        let event = Self.event(of: entry, at: index, filtering: filtering)
+        let event = OutcomeEvent(of: entry, at: index, filtering: filtering)
         let admitted = state.withLockedValue { state in
             guard state.statistics.pending < configuration.maximumPending else { return false }
             state.statistics.pending += 1
@@ -75,18 +75,6 @@ final class EventPublisher: OutcomeObserver {
             drop(event, why: "too many events are pending (the broker is slow or away)")
             return
         }
-    }
-
-    /// The event of the recipient at `index` of `entry`, whose state is final.
-    static func event(of entry: SpoolEntry, at index: Int, filtering: FilteringConfiguration) -> OutcomeEvent {
-        let recipient = entry.envelope.recipients[index].address
-        let delivery = entry.recipients[index]
-        return OutcomeEvent(
-            id: DecisionStage.requestID(of: entry, at: index), queueID: entry.queueID.rawValue,
-            owner: filtering.owners.owner(of: recipient), recipient: recipient, sender: entry.envelope.mailFrom,
-            action: delivery.decision?.action ?? filtering.defaultAction,
-            source: delivery.decision?.source ?? .unsubscribed, state: delivery.state.name,
-            reason: delivery.decision?.reply?.reason, detail: delivery.detail, at: delivery.updatedAt)
     }
 
     /// Publishes queued events until ``finish()`` has been called and the queue is drained, or
@@ -158,5 +146,22 @@ final class EventPublisher: OutcomeObserver {
     /// The first loss and every thousandth are logged, so a broker outage does not flood the log.
     private static func isWorthLogging(_ count: Int) -> Bool {
         count == 1 || count % 1000 == 0
+    }
+}
+
+extension OutcomeEvent {
+    /// The outcome of the recipient at `index` of `entry`, whose state is final, as the server
+    /// publishes it: what every ``OutcomeObserver`` can report about a recipient.
+    /// - Parameter filtering: Where owners come from (``FilteringConfiguration/owners``) and the
+    ///   action of a recipient that was never decided (``FilteringConfiguration/defaultAction``).
+    public init(of entry: SpoolEntry, at index: Int, filtering: FilteringConfiguration) {
+        let recipient = entry.envelope.recipients[index].address
+        let delivery = entry.recipients[index]
+        self.init(
+            id: DecisionStage.requestID(of: entry, at: index), queueID: entry.queueID.rawValue,
+            owner: filtering.owners.owner(of: recipient), recipient: recipient, sender: entry.envelope.mailFrom,
+            action: delivery.decision?.action ?? filtering.defaultAction,
+            source: delivery.decision?.source ?? .unsubscribed, state: delivery.state.name,
+            reason: delivery.decision?.reply?.reason, detail: delivery.detail, at: delivery.updatedAt)
     }
 }
