@@ -101,8 +101,9 @@ let package = Package(
         .target(
             name: "FilterWeb",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP", "CCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -130,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "filterctl",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterdCommands",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterdCommands", "FilterWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -218,7 +219,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue"],
+            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue", "FilterWeb"],
             exclude: ["Support/scripted_client.py"],
             swiftSettings: strictSettings
         ),
