@@ -228,7 +228,11 @@ public struct ConsoleAuthentication: WebFeature {
             }
             guard let session = authentication.sessions.session(id, now: authentication.now()) else {
                 var response = try await next(request, context)
-                response.setCookie(authentication.cookie(ConsoleAuthentication.sessionCookie, value: "", maxAge: 0, path: "/"))
+                // Unless the handler set a new session (a login), the stale cookie goes.
+                let prefix = ConsoleAuthentication.sessionCookie + "="
+                if !response.headers[values: .setCookie].contains(where: { $0.hasPrefix(prefix) }) {
+                    response.setCookie(authentication.cookie(ConsoleAuthentication.sessionCookie, value: "", maxAge: 0, path: "/"))
+                }
                 return response
             }
             var request = request

@@ -24,8 +24,8 @@ public struct PasswordFile: Sendable, Hashable {
     /// - Throws: ``ConsoleAuthError/Code/malformedFile`` naming the file and line.
     public init(parsing text: String, path: String) throws(ConsoleAuthError) {
         var entries: [String: Entry] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespaces.union(["\r"]))
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let position = "\(path) line \(index + 1)"
             guard let colon = line.firstIndex(of: ":"), colon != line.startIndex else {
