@@ -88,11 +88,13 @@ public struct ConsoleAuthentication: WebFeature {
         let username = fields["username"] ?? ""
         let password = fields["password"] ?? ""
         let address = context.remoteAddress?.ipAddress ?? "unknown"
-        if let wait = limiter.retryAfter(address: address, user: username, now: now()) {
+        // What the rate limit counts and the log shows: bounded, one line.
+        let countedName = String(decoding: username.utf8.prefix(Self.maximumUserNameBytes), as: UTF8.self).singleLine
+        if let wait = limiter.retryAfter(address: address, user: countedName, now: now()) {
             let seconds = max(1, (wait + .milliseconds(999)).components.seconds)
             logger.info(
                 "console login refused: too many failures",
-                metadata: ["web.login.user": "\(username)", "web.client.address": "\(address)"])
+                metadata: ["web.login.user": "\(countedName)", "web.client.address": "\(address)"])
             var response = loginPage(
                 next: next, message: "Too many failed logins. Try again in \(seconds) seconds.", status: .tooManyRequests)
             response.headers[.retryAfter] = String(seconds)
@@ -106,12 +108,12 @@ public struct ConsoleAuthentication: WebFeature {
             return loginPage(next: next, message: "Cannot check credentials now. Please try again later.", status: .serviceUnavailable)
         }
         guard let identity else {
-            limiter.recordFailure(address: address, user: username, now: now())
+            limiter.recordFailure(address: address, user: countedName, now: now())
             logger.info(
-                "console login failed", metadata: ["web.login.user": "\(username)", "web.client.address": "\(address)"])
+                "console login failed", metadata: ["web.login.user": "\(countedName)", "web.client.address": "\(address)"])
             return loginPage(next: next, message: "Wrong user name or password.", status: .unauthorized)
         }
-        limiter.clear(user: username)
+        limiter.clear(user: countedName)
         if let previous = request.cookies[Self.sessionCookie]?.value {
             sessions.remove(previous)
         }
@@ -119,7 +121,7 @@ public struct ConsoleAuthentication: WebFeature {
         logger.info(
             "console login",
             metadata: [
-                "web.login.user": "\(identity.name)", "web.login.role": "\(identity.role.rawValue)",
+                "web.login.user": "\(identity.name.singleLine)", "web.login.role": "\(identity.role.rawValue)",
                 "web.client.address": "\(address)",
             ])
         var response = Self.redirect(to: next ?? "/")
@@ -135,7 +137,7 @@ public struct ConsoleAuthentication: WebFeature {
                 return Self.errorPage(.forbidden, "This request lacks the console's CSRF token or came from another site.")
             }
             sessions.remove(id)
-            logger.info("console logout", metadata: ["web.login.user": "\(session.identity.name)"])
+            logger.info("console logout", metadata: ["web.login.user": "\(session.identity.name.singleLine)"])
         }
         var response = Self.redirect(to: "/login")
         response.setCookie(cookie(Self.sessionCookie, value: "", maxAge: 0, path: "/"))
@@ -176,7 +178,9 @@ public struct ConsoleAuthentication: WebFeature {
         return nil
     }
 
-    private static let unknownUserHash = PasswordHash(hashing: "", salt: Array(repeating: 0, count: 16), iterations: PasswordHash.defaultIterations)
+    private static let unknownUserHash = PasswordHash(
+        iterations: PasswordHash.defaultIterations, salt: Array(repeating: 0, count: PasswordHash.saltLength),
+        hash: Array(repeating: 0, count: PasswordHash.hashLength))
 
     private static func entry(for username: String, in path: String) async throws(ConsoleAuthError) -> PasswordFile.Entry? {
         let loaded: Result<PasswordFile, ConsoleAuthError>
@@ -240,7 +244,7 @@ public struct ConsoleAuthentication: WebFeature {
                 guard try await authentication.unsafeRequestAllowed(&request, session: session) else {
                     authentication.logger.info(
                         "console request refused: CSRF token or origin",
-                        metadata: ["web.login.user": "\(session.identity.name)", "web.path": "\(request.uri.path)"])
+                        metadata: ["web.login.user": "\(session.identity.name.singleLine)", "web.path": "\(request.uri.path)"])
                     return ConsoleAuthentication.errorPage(
                         .forbidden, "This request lacks the console's CSRF token or came from another site.")
                 }

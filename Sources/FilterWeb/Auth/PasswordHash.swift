@@ -28,6 +28,13 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
     /// The derived key.
     public var hash: [UInt8]
 
+    /// A hash from its parts.
+    public init(iterations: Int, salt: [UInt8], hash: [UInt8]) {
+        self.iterations = iterations
+        self.salt = salt
+        self.hash = hash
+    }
+
     /// A hash of `password` with a fresh random salt.
     /// - Parameters:
     ///   - password: The password (its UTF-8 bytes are hashed).
