@@ -90,7 +90,8 @@ public struct ConsoleAuthentication: WebFeature {
         let address = context.remoteAddress?.ipAddress ?? "unknown"
         // What the rate limit counts and the log shows: bounded, one line.
         let countedName = String(decoding: username.utf8.prefix(Self.maximumUserNameBytes), as: UTF8.self).singleLine
-        if let wait = limiter.retryAfter(address: address, user: countedName, now: now()) {
+        let attempted = now()
+        if let wait = limiter.admit(address: address, user: countedName, now: attempted) {
             let seconds = max(1, (wait + .milliseconds(999)).components.seconds)
             logger.info(
                 "console login refused: too many failures",
@@ -104,20 +105,21 @@ public struct ConsoleAuthentication: WebFeature {
         do {
             identity = try await authenticate(username: username, password: password)
         } catch {
+            limiter.retract(address: address, user: countedName, at: attempted)
             logger.error("console login cannot check credentials", metadata: ["error": "\(error)"])
             return loginPage(next: next, message: "Cannot check credentials now. Please try again later.", status: .serviceUnavailable)
         }
         guard let identity else {
-            limiter.recordFailure(address: address, user: countedName, now: now())
             logger.info(
                 "console login failed", metadata: ["web.login.user": "\(countedName)", "web.client.address": "\(address)"])
             return loginPage(next: next, message: "Wrong user name or password.", status: .unauthorized)
         }
+        limiter.retract(address: address, user: countedName, at: attempted)
         limiter.clear(user: countedName)
         if let previous = request.cookies[Self.sessionCookie]?.value {
             sessions.remove(previous)
         }
-        let (id, _) = sessions.create(for: identity, now: now())
+        let id = sessions.create(for: identity, now: now())
         logger.info(
             "console login",
             metadata: [

@@ -26,15 +26,15 @@ final class ConsoleSessionStore: Sendable {
 
     /// Starts a session for `identity` under a fresh id (never one a client chose), forgetting
     /// the expired ones.
-    /// - Returns: The session id and the session.
-    func create(for identity: WebIdentity, now: ContinuousClock.Instant) -> (id: String, session: ConsoleSession) {
+    /// - Returns: The session id.
+    func create(for identity: WebIdentity, now: ContinuousClock.Instant) -> String {
         let id = RandomToken.make()
         let session = ConsoleSession(identity: identity, csrfToken: RandomToken.make(), created: now, lastSeen: now)
         sessions.withLock { sessions in
             sessions = sessions.filter { isLive($0.value, now: now) }
             sessions[id] = session
         }
-        return (id, session)
+        return id
     }
 
     /// The live session with `id`, its idle timer restarted; an expired one is removed.
@@ -70,25 +70,35 @@ final class LoginRateLimiter: Sendable {
         self.limit = limit
     }
 
-    /// How long until `address` and `user` may try again; `nil` when both may try now.
-    func retryAfter(address: String, user: String, now: ContinuousClock.Instant) -> Duration? {
+    /// Admits a login attempt of `user` from `address`, or says how long until it may try.
+    ///
+    /// An admitted attempt is counted as a failure at once, in the same critical section as the
+    /// check, so parallel attempts cannot all slip under the limit while the credentials are
+    /// being checked; ``retract(address:user:at:)`` takes it back when it did not fail.
+    /// - Returns: `nil` when admitted; else the wait until the oldest counted failure leaves
+    ///   the window.
+    func admit(address: String, user: String, now: ContinuousClock.Instant) -> Duration? {
         failures.withLock { failures in
             let waits = [
                 wait(failures[Self.addressKey(address)] ?? [], allowed: limit.failuresPerAddress, now: now),
                 wait(failures[Self.userKey(user)] ?? [], allowed: limit.failuresPerUser, now: now),
             ].compactMap { $0 }
-            return waits.max()
-        }
-    }
-
-    /// Counts a failed login against `address` and `user`.
-    func recordFailure(address: String, user: String, now: ContinuousClock.Instant) {
-        failures.withLock { failures in
+            if let longest = waits.max() { return longest }
             for key in [Self.addressKey(address), Self.userKey(user)] {
                 failures[key, default: []].removeAll { now - $0 >= limit.window }
                 failures[key, default: []].append(now)
             }
             if failures.count > limit.maximumTrackedKeys { forgetOldest(&failures, now: now) }
+            return nil
+        }
+    }
+
+    /// Takes back the attempt admitted at `instant` (it succeeded, or could not be checked).
+    func retract(address: String, user: String, at instant: ContinuousClock.Instant) {
+        failures.withLock { failures in
+            for key in [Self.addressKey(address), Self.userKey(user)] {
+                if let index = failures[key]?.lastIndex(of: instant) { failures[key]?.remove(at: index) }
+            }
         }
     }
 

@@ -335,6 +335,31 @@ import Testing
         }
     }
 
+    @Test func parallelAttemptsCannotSlipUnderTheLimit() async throws {
+        try await withAuthServer(configure: { $0.rateLimit.failuresPerAddress = 100 }) { (client: HTTPTestClient) async throws in
+            let (_, token) = try await client.loginForm()
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        try await client.post("/login", form: ["csrf_token": token, "username": admin.name, "password": "wrong"]).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 401 }.count == 5, "\(statuses.sorted())")
+            #expect(statuses.filter { $0 == 429 }.count == 15)
+        }
+    }
+
+    @Test func aFormLargerThanTheLimitIs413() async throws {
+        try await withAuthServer(configure: { $0.maximumFormBytes = 1024 }) { (client: HTTPTestClient) async throws in
+            #expect(try await client.logIn(admin.name, admin.password).status == 303)
+            let token = try await client.sessionToken()
+            let response = try await client.post("/any/echo", form: ["csrf_token": token, "big": String(repeating: "x", count: 2000)])
+            #expect(response.status == 413)
+        }
+    }
+
     // MARK: Sources that cannot answer
 
     @Test func anUnreachableBrokerIs503() async throws {
