@@ -12,26 +12,32 @@ public struct ConsoleAuthConfiguration: Sendable {
         public var rawValue: String
         /// A policy by name; `nil` for an unknown name.
         public init?(rawValue: String) {
-            guard ["auto", "always", "never"].contains(rawValue) else { return nil }
+            guard [Self.auto, Self.always, Self.never].contains(where: { $0.rawValue == rawValue }) else { return nil }
             self.rawValue = rawValue
+        }
+
+        private init(name: String) {
+            rawValue = name
         }
         /// The name.
         public var description: String { rawValue }
 
         /// `Secure` unless the listener binds a loopback address (plain HTTP on loopback is the
         /// only place the console may run without TLS).
-        public static let auto = CookieSecurity(rawValue: "auto")!
+        public static let auto = CookieSecurity(name: "auto")
         /// Always `Secure`: the console is reached through a TLS proxy.
-        public static let always = CookieSecurity(rawValue: "always")!
+        public static let always = CookieSecurity(name: "always")
         /// Never `Secure` (a browser then also sends the cookie over plain HTTP).
-        public static let never = CookieSecurity(rawValue: "never")!
+        public static let never = CookieSecurity(name: "never")
     }
 
     /// How many failed logins are tolerated before further attempts get 429.
     public struct RateLimit: Sendable, Hashable {
-        /// Failed logins from one client address within ``window`` before it is refused. Default 5.
+        /// Failed logins from one client address within ``window`` before it is refused; 0
+        /// turns this limit off. Default 5.
         public var failuresPerAddress: Int
-        /// Failed logins for one user name within ``window`` before it is refused. Default 5.
+        /// Failed logins for one user name within ``window`` before it is refused; 0 turns this
+        /// limit off. Default 5.
         public var failuresPerUser: Int
         /// The sliding window failures are counted in. Default 5 minutes.
         public var window: Duration

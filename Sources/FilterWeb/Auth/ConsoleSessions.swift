@@ -109,7 +109,7 @@ final class LoginRateLimiter: Sendable {
 
     private func wait(_ times: [ContinuousClock.Instant], allowed: Int, now: ContinuousClock.Instant) -> Duration? {
         let recent = times.filter { now - $0 < limit.window }
-        guard recent.count >= allowed else { return nil }
+        guard allowed > 0, recent.count >= allowed else { return nil }
         // Failures are appended in time order: once the oldest `count - allowed + 1` leave the
         // window, fewer than `allowed` remain.
         return recent[recent.count - allowed] + limit.window - now

@@ -10,6 +10,7 @@ import Testing
         #expect(ConsoleAuthConfiguration(cookieSecure: .always).cookiesAreSecure)
         #expect(!ConsoleAuthConfiguration(listener: WebListener(host: "0.0.0.0"), cookieSecure: .never).cookiesAreSecure)
         #expect(ConsoleAuthConfiguration.CookieSecurity(rawValue: "sometimes") == nil)
+        #expect(ConsoleAuthConfiguration.CookieSecurity(rawValue: "always") == .always)
     }
 
     @Test func defaultsAreTheDocumentedOnes() {

@@ -322,6 +322,16 @@ import Testing
         }
     }
 
+    @Test func aLimitOfZeroIsOff() async throws {
+        try await withAuthServer(configure: { $0.rateLimit.failuresPerAddress = 0; $0.rateLimit.failuresPerUser = 0 }) {
+            (client: HTTPTestClient) async throws in
+            for _ in 0..<7 {
+                #expect(try await client.logIn(admin.name, "wrong").status == 401)
+            }
+            #expect(try await client.logIn(admin.name, admin.password).status == 303)
+        }
+    }
+
     @Test func aSuccessfulLoginClearsTheUsersCount() async throws {
         try await withAuthServer(configure: { $0.rateLimit.failuresPerAddress = 100 }) { (client: HTTPTestClient) async throws in
             for _ in 0..<4 {
