@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "FilterWeb",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP", "CCrypto",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP", "FilterProcessors", "CCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,5 @@
-private import CCrypto
 import FilterCore
+import FilterProcessors
 
 /// The login form's own CSRF protection, before any session exists: a double-submit token, in
 /// a short-lived cookie and in the form's hidden `csrf_token` field, that must be equal.
@@ -36,14 +36,6 @@ struct LoginFormTokens: Sendable {
     }
 
     private func mac(_ payload: String) -> String {
-        var code = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let message = Array(payload.utf8)
-        _ = key.withUnsafeBytes { keyBytes in
-            message.withUnsafeBufferPointer { messageBytes in
-                HMAC(EVP_sha256(), keyBytes.baseAddress, Int32(key.count), messageBytes.baseAddress, message.count, &code, &length)
-            }
-        }
-        return RandomToken.base64URL(Array(code.prefix(Int(length))))
+        RandomToken.base64URL(Digest.hmacSHA256(Array(payload.utf8), key: key))
     }
 }
