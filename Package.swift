@@ -101,9 +101,10 @@ let package = Package(
         .target(
             name: "FilterWeb",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP", "FilterProcessors", "CCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -131,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "filterctl",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterdCommands",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterdCommands", "FilterWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -222,7 +223,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue"],
+            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue", "FilterWeb"],
             exclude: ["Support/scripted_client.py", "Support/browser_walkthrough.py"],
             swiftSettings: strictSettings
         ),

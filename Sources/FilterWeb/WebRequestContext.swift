@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// Who made a request, once a middleware has authenticated it.
 public struct WebIdentity: Sendable, Hashable {
@@ -32,14 +33,17 @@ public struct WebRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The authenticated identity; `nil` until a middleware sets it.
     public var identity: WebIdentity?
-    /// The session's CSRF token, set by the session middleware: every form carries it in a
-    /// hidden `csrf_token` field; `nil` without a session.
+    /// The CSRF token of the logged-in session, for the hidden `csrf_token` field of every form
+    /// (or the `X-CSRF-Token` header of script requests); `nil` without a session.
     public var csrfToken: String?
+    /// The client's address (the peer of the connection; a proxy's own when behind one).
+    public var remoteAddress: SocketAddress?
 
     /// Creates the context for a new request.
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.identity = nil
         self.csrfToken = nil
+        self.remoteAddress = source.channel.remoteAddress
     }
 }

@@ -9,7 +9,9 @@ struct Filterctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filterctl",
         abstract: "Operate the Email Content Filter: its spool, its quarantine, its broker and its users; inspect messages.",
-        subcommands: [SpoolCommand.self, QuarantineCommand.self, SetupCommand.self, UserCommand.self, InspectCommand.self]
+        subcommands: [
+            SpoolCommand.self, QuarantineCommand.self, SetupCommand.self, UserCommand.self, InspectCommand.self, WebCommand.self,
+        ]
     )
 }
 

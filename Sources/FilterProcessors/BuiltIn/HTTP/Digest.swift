@@ -1,12 +1,12 @@
 private import CCrypto
 
 /// SHA-256 and HMAC-SHA256 through OpenSSL's libcrypto (the `CCrypto` system library), so the
-/// module needs no Swift crypto package.
+/// module needs no Swift crypto package. Package-visible for FilterWeb's signed login tokens.
 ///
 /// - SeeAlso: RFC 2104 (HMAC), RFC 4231 (HMAC-SHA256 test vectors), FIPS 180-4 (SHA-256).
-enum Digest {
+package enum Digest {
     /// The HMAC-SHA256 of `message` under `key`: 32 bytes.
-    static func hmacSHA256(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
+    package static func hmacSHA256(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
         var code = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         // A zero-length array may have no storage; OpenSSL wants a pointer even for 0 bytes.
