@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "FilterWeb",
             dependencies: [
-                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP",
+                "FilterEngine", "FilterCore", "FilterQueue", "FilterQuarantine", "FilterSMTP", "FilterProcessors",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -210,7 +210,8 @@ let package = Package(
         .testTarget(
             name: "FilterWebTests",
             dependencies: [
-                "FilterWeb", "FilterEngine", "FilterQuarantine",
+                "FilterWeb", "FilterEngine", "FilterQuarantine", "FilterCore", "FilterSMTP",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -218,7 +219,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue"],
+            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue", "FilterWeb"],
             exclude: ["Support/scripted_client.py"],
             swiftSettings: strictSettings
         ),

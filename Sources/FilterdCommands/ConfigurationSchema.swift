@@ -88,6 +88,7 @@ extension ServerConfigurationFile {
             "delivery": .section(Delivery.CodingKeys.self),
             "quarantine": .section(Quarantine.CodingKeys.self),
             "events": .section(Events.CodingKeys.self),
+            "send_api": .section(SendAPIConfigurationFile.CodingKeys.self),
             "clients": .list(ClientSection.schema),
             "filtering": .section(
                 Filtering.CodingKeys.self,
