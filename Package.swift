@@ -210,8 +210,10 @@ let package = Package(
         .testTarget(
             name: "FilterWebTests",
             dependencies: [
-                "FilterWeb", "FilterEngine", "FilterQuarantine", "FilterCore", "FilterSMTP",
+                "FilterWeb", "FilterEngine", "FilterQuarantine", "FilterCore", "FilterSMTP", "FilterProcessors",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

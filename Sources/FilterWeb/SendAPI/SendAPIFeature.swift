@@ -92,24 +92,24 @@ public struct SendAPIFeature: WebFeature {
             return ProblemDetails(.malformedRequest, detail: "the body could not be read: \(error)").response()
         }
 
-        let draft: MessageDraft
+        let sendRequest: SendRequest
         do {
-            draft = try SendRequest.decode(Array(buffer: body)).draft()
-        } catch let failure as SendRequest.Failure {
-            switch failure {
+            sendRequest = try SendRequest.decode(Array(buffer: body))
+        } catch {
+            switch error {
             case .malformed(let detail): return ProblemDetails(.malformedRequest, detail: detail).response()
             case .invalid(let field, let message):
                 return ProblemDetails(.validationFailed, detail: "\(field): \(message)", errors: [.init(field: field, message: message)]).response()
             }
-        } catch {
-            return Self.validationProblem(error).response()
         }
+        let (draft, attachmentProblems) = sendRequest.draft()
         let message: ComposedMessage
         do {
             message = try composer.compose(draft)
         } catch {
-            return Self.validationProblem(error).response()
+            return Self.validationProblem(error.problems + attachmentProblems).response()
         }
+        guard attachmentProblems.isEmpty else { return Self.validationProblem(attachmentProblems).response() }
         guard credential.mayUse(sender: draft.from.address) else {
             logger.info("Send API request refused: sender not allowed", metadata: ["mail.from": "\(draft.from.address)"])
             return ProblemDetails(.forbiddenSender, detail: "\(credential.name) may not send as \(draft.from.address)").response()
@@ -117,11 +117,10 @@ public struct SendAPIFeature: WebFeature {
         return await submit(message, logger: logger)
     }
 
-    private static func validationProblem(_ error: any Error) -> ProblemDetails {
-        guard let error = error as? MessageDraftError else { return ProblemDetails(.validationFailed, detail: "\(error)") }
-        return ProblemDetails(
-            .validationFailed, detail: error.problems.map(\.description).joined(separator: "; "),
-            errors: error.problems.map { .init(field: $0.field, message: $0.message) })
+    private static func validationProblem(_ problems: [MessageDraftError.Problem]) -> ProblemDetails {
+        ProblemDetails(
+            .validationFailed, detail: problems.map(\.description).joined(separator: "; "),
+            errors: problems.map { .init(field: $0.field, message: $0.message) })
     }
 
     // MARK: - Authentication

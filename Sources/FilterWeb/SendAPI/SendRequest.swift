@@ -75,25 +75,25 @@ struct SendRequest: Decodable {
         headers = try container.decodeIfPresent([Header].self, forKey: StrictKey("headers")) ?? []
     }
 
-    /// The draft, with attachments decoded from base64.
-    /// - Throws: ``MessageDraftError`` for attachments that are not base64.
-    func draft() throws(MessageDraftError) -> MessageDraft {
+    /// The draft, with attachments decoded from base64, and a problem for each attachment
+    /// that is not base64 (left out of the draft).
+    func draft() -> (MessageDraft, [MessageDraftError.Problem]) {
         var problems: [MessageDraftError.Problem] = []
         var files: [MessageDraft.Attachment] = []
         for (index, attachment) in attachments.enumerated() {
-            guard let content = Data(base64Encoded: attachment.content, options: .ignoreUnknownCharacters),
-                attachment.content.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+/=\r\n \t".contains($0)) })
+            guard attachment.content.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+/=\r\n \t".contains($0)) }),
+                let content = Data(base64Encoded: attachment.content, options: .ignoreUnknownCharacters)
             else {
                 problems.append(.init(field: "attachments[\(index)].content", message: "not valid base64"))
                 continue
             }
             files.append(.init(filename: attachment.filename, contentType: attachment.contentType ?? "application/octet-stream", content: Array(content)))
         }
-        guard problems.isEmpty else { throw MessageDraftError(problems: problems) }
-        return MessageDraft(
+        let draft = MessageDraft(
             from: from.mailbox, to: to.map(\.mailbox), cc: cc.map(\.mailbox), bcc: bcc.map(\.mailbox),
             replyTo: replyTo.map(\.mailbox), subject: subject, text: text, html: html, attachments: files,
             headers: headers.map { MessageDraft.HeaderField(name: $0.name, value: $0.value) })
+        return (draft, problems)
     }
 
     /// The request in `body`.
@@ -106,7 +106,9 @@ struct SendRequest: Decodable {
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
                 throw .malformed("the body is not valid JSON")
             }
-            throw .invalid(field: fieldPath(error.codingPath), message: message(error))
+            var path = error.codingPath
+            if case .keyNotFound(let key, _) = error { path.append(key) }
+            throw .invalid(field: fieldPath(path), message: message(error))
         } catch {
             throw .malformed("the body is not valid JSON")
         }
