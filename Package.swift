@@ -221,7 +221,12 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue", "FilterWeb"],
+            dependencies: [
+                "FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue", "FilterWeb", "FilterSMTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             exclude: ["Support/scripted_client.py"],
             swiftSettings: strictSettings
         ),
