@@ -44,13 +44,20 @@ public enum MIMEWriter {
         return output + line + crlf
     }
 
-    /// An unstructured field (`Subject`, `Comments`, an `X-` field): plain when `text` is
-    /// printable US-ASCII whose words fit a line and that holds nothing looking like an
-    /// encoded-word; otherwise RFC 2047 encoded-words. Ends in CRLF.
-    public static func unstructuredField(_ name: String, _ text: String) -> String {
+    /// An unstructured field (`Subject`, `Comments`, an `X-` field): plain, folded at spaces,
+    /// when `text` is printable US-ASCII whose words fit a line of ``maximumLineLength``;
+    /// otherwise RFC 2047 encoded-words. Ends in CRLF.
+    ///
+    /// - Parameter encodingLookalikes: also encode ASCII text holding `=?`, which a reader could
+    ///   take for an encoded-word (right for a subject); `false` keeps such text as it is (for
+    ///   fields that may be structured, where encoded-words are not allowed).
+    public static func unstructuredField(_ name: String, _ text: String, encodingLookalikes: Bool = true) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let words = trimmed.split(separator: " ", omittingEmptySubsequences: false)
-        if isPlainHeaderText(trimmed), words.allSatisfy({ $0.utf8.count < preferredLineLength - 1 }) {
+        let printable = trimmed.unicodeScalars.allSatisfy { (32...126).contains($0.value) }
+        if printable, !(encodingLookalikes && trimmed.contains("=?")),
+            words.allSatisfy({ $0.utf8.count <= maximumLineLength - name.utf8.count - 2 })
+        {
             return field(name, pieces: plainPieces(words))
         }
         return field(name, pieces: encodedWords(trimmed, firstRoom: preferredLineLength - name.utf8.count - 2))

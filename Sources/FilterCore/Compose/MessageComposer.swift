@@ -80,7 +80,11 @@ public struct MessageComposer: Sendable {
         if let subject = draft.subject, !subject.isEmpty { head += MIMEWriter.unstructuredField("Subject", subject) }
         head += "Message-ID: \(messageID)\r\n"
         head += "MIME-Version: 1.0\r\n"
-        for field in draft.headers { head += MIMEWriter.unstructuredField(field.name, field.value) }
+        for field in draft.headers {
+            // An extra field may be structured (In-Reply-To, List-Unsubscribe): ASCII is kept as
+            // written; only non-ASCII text becomes encoded-words.
+            head += MIMEWriter.unstructuredField(field.name, field.value, encodingLookalikes: false)
+        }
 
         var body = bodyPart(text: draft.text, html: draft.html, using: &generator)
         if !draft.attachments.isEmpty {

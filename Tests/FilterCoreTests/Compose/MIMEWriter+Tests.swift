@@ -24,10 +24,17 @@ import Testing
         #expect(defects.isEmpty)
     }
 
-    @Test func longASCIIWordsAreEncodedRatherThanOverlong() {
-        let field = MIMEWriter.unstructuredField("Subject", String(repeating: "x", count: 300))
-        #expect(field.contains("=?UTF-8?B?"))
-        #expect(field.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 78 })
+    @Test func onlyWordsLongerThanALineAreEncoded() {
+        let long = MIMEWriter.unstructuredField("Subject", String(repeating: "x", count: 1000))
+        #expect(long.contains("=?UTF-8?B?"))
+        #expect(long.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 78 })
+        let url = "<https://lists.example.com/unsubscribe?" + String(repeating: "t", count: 120) + ">"
+        #expect(MIMEWriter.unstructuredField("List-Unsubscribe", url, encodingLookalikes: false) == "List-Unsubscribe: \(url)\r\n")
+    }
+
+    @Test func encodedWordLookalikesAreEncodedOnlyWhenAsked() {
+        #expect(MIMEWriter.unstructuredField("Subject", "a =?x?= b").contains("=?UTF-8?B?"))
+        #expect(MIMEWriter.unstructuredField("X-Query", "a=?b", encodingLookalikes: false) == "X-Query: a=?b\r\n")
     }
 
     @Test func parametersUseRFC2231ContinuationsWhenLong() {
