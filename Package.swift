@@ -227,7 +227,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            exclude: ["Support/scripted_client.py"],
+            exclude: ["Support/scripted_client.py", "Support/browser_walkthrough.py"],
             swiftSettings: strictSettings
         ),
     ],

@@ -30,6 +30,9 @@ readonly PACKAGES=(
     spamc          # spamd's reference client, to compare by hand
     clamav-daemon  # clamd; the clamav processor's tests, with a local signature (no freshclam)
     rspamd         # the rspamd processor's tests
+    chromium         # the console's browser test (headless; no browser download at test time)
+    chromium-driver  # WebDriver for that Chromium
+    python3-selenium # drives it: Tests/IntegrationTests/Support/browser_walkthrough.py
 )
 
 log() {
