@@ -71,7 +71,7 @@ public struct SendAPIFeature: WebFeature {
         logger[metadataKey: "send.credential"] = "\(credential.name)"
 
         if case .limited(let wait) = limiter.acquire(credential.name) {
-            let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+            let seconds = max(1, Int(wait.timeInterval.rounded(.up)))
             logger.info("Send API request refused: rate limit")
             return ProblemDetails(.rateLimited, detail: "the rate limit of \(credential.name) is used up; try again in \(seconds) s")
                 .response(headers: [.retryAfter: "\(seconds)"])

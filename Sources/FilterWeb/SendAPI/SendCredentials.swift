@@ -171,7 +171,7 @@ public struct JWTVerifier: Sendable {
         } catch {
             throw Failure("the token's claims are not a JSON object with numeric exp, nbf and iat and a string sub")
         }
-        let skew = Double(clockSkew.components.seconds)
+        let skew = clockSkew.timeInterval
         let time = now.timeIntervalSince1970
         guard let expiry = claims.exp else { throw Failure("the token has no exp claim") }
         guard time < expiry + skew else { throw Failure("the token has expired") }
@@ -197,13 +197,17 @@ public struct JWTVerifier: Sendable {
         var iat: Double?
     }
 
-    /// base64url without padding (RFC 7515 §2); `nil` for anything else.
+    /// base64url without padding (RFC 7515 §2), in its one canonical spelling; `nil` for
+    /// anything else. Canonical only: the unused low bits of the last character must be zero,
+    /// so one token has one spelling (a changed character never leaves it valid).
     static func base64URLDecode(_ text: Substring) -> [UInt8]? {
         guard text.utf8.allSatisfy({ byte in
             (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x5F
         }) else { return nil }
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        return Data(base64Encoded: base64).map(Array.init)
+        let padding = (4 - base64.utf8.count % 4) % 4
+        base64 += String(repeating: "=", count: padding)
+        guard let data = Data(base64Encoded: base64), data.base64EncodedString() == base64 else { return nil }
+        return Array(data)
     }
 }

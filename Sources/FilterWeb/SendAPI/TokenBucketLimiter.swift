@@ -1,3 +1,5 @@
+import FilterCore
+
 /// A token bucket per key: each key may make `burst` requests at once, refilled at `perMinute`
 /// requests a minute. A value type with the clock given to each call, so tests replay time.
 public struct TokenBucketLimiter: Sendable {
@@ -32,7 +34,7 @@ public struct TokenBucketLimiter: Sendable {
     public mutating func acquire(_ key: String, at now: ContinuousClock.Instant) -> Decision {
         if buckets.count > pruneThreshold { prune(at: now) }
         var bucket = buckets[key] ?? Bucket(tokens: capacity, updated: now)
-        bucket.tokens = min(capacity, bucket.tokens + rate * Self.seconds(now - bucket.updated))
+        bucket.tokens = min(capacity, bucket.tokens + rate * max(0, (now - bucket.updated).timeInterval))
         bucket.updated = now
         defer { buckets[key] = bucket }
         guard bucket.tokens >= 1 else {
@@ -43,11 +45,6 @@ public struct TokenBucketLimiter: Sendable {
     }
 
     private mutating func prune(at now: ContinuousClock.Instant) {
-        buckets = buckets.filter { $0.value.tokens + rate * Self.seconds(now - $0.value.updated) < capacity }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return max(0, Double(seconds) + Double(attoseconds) / 1e18)
+        buckets = buckets.filter { $0.value.tokens + rate * max(0, (now - $0.value.updated).timeInterval) < capacity }
     }
 }
