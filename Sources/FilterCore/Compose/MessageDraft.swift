@@ -89,6 +89,7 @@ public struct MessageDraftError: Error, Sendable, Hashable, CustomStringConverti
             self.message = message
         }
 
+        /// `field: message`.
         public var description: String { "\(field): \(message)" }
     }
 
@@ -100,6 +101,7 @@ public struct MessageDraftError: Error, Sendable, Hashable, CustomStringConverti
         self.problems = problems
     }
 
+    /// Every problem, for a log line.
     public var description: String {
         "the message cannot be composed: " + problems.map(\.description).joined(separator: "; ")
     }

@@ -41,6 +41,7 @@ public struct SendAPIError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// `file:line: message`.
     public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(message)" }
 }
 
@@ -119,6 +120,7 @@ public struct JWTVerifier: Sendable {
         /// What is wrong with the token.
         public var reason: String
         init(_ reason: String) { self.reason = reason }
+        /// The reason.
         public var description: String { reason }
     }
 
