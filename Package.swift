@@ -213,6 +213,7 @@ let package = Package(
             name: "FilterWebTests",
             dependencies: [
                 "FilterWeb", "FilterEngine", "FilterQuarantine", "FilterCore", "FilterSMTP", "FilterProcessors", "FilterQueue",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -223,7 +224,12 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue", "FilterWeb"],
+            dependencies: [
+                "FilterEngine", "FilterProcessors", "FilterQuarantine", "FilterQueue", "FilterWeb", "FilterSMTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             exclude: ["Support/scripted_client.py", "Support/browser_walkthrough.py"],
             swiftSettings: strictSettings
         ),

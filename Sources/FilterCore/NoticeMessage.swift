@@ -45,43 +45,15 @@ public struct NoticeMessage: Sendable, Hashable {
     }
 
     /// `text` as header text: as it is when printable ASCII, else RFC 2047 `B` encoded-words of
-    /// whole characters, each under 76 characters.
+    /// whole characters (``MIMEWriter/encodedWords(_:firstRoom:)``), one per line.
     public static func unstructured(_ text: String) -> String {
         if text.unicodeScalars.allSatisfy({ (32...126).contains($0.value) }) { return text }
-        var words: [String] = []
-        var chunk: [UInt8] = []
-        for character in text {
-            let bytes = Array(String(character).utf8)
-            if chunk.count + bytes.count > 45, !chunk.isEmpty {
-                words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=")
-                chunk = []
-            }
-            chunk += bytes
-        }
-        words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=")
-        return words.joined(separator: "\r\n ")
+        return MIMEWriter.encodedWords(text).joined(separator: "\r\n ")
     }
 
-    /// `text` in quoted-printable (RFC 2045 §6.7), lines at most 76 characters, CRLF line ends.
+    /// `text` in quoted-printable (``MIMEWriter/quotedPrintable(text:)``): lines at most 76
+    /// characters, CRLF line ends.
     public static func quotedPrintable(_ text: String) -> [UInt8] {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var output: [UInt8] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var length = 0
-            let bytes = Array(line.utf8)
-            for (position, byte) in bytes.enumerated() {
-                let isLast = position == bytes.count - 1
-                let literal = (33...126).contains(byte) && byte != UInt8(ascii: "=") || (byte == UInt8(ascii: " ") && !isLast)
-                let encoded: [UInt8] = literal ? [byte] : [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-                if length + encoded.count > 75 {
-                    output += Array("=\r\n".utf8)
-                    length = 0
-                }
-                output += encoded
-                length += encoded.count
-            }
-            output += [UInt8(ascii: "\r"), UInt8(ascii: "\n")]
-        }
-        return output
+        MIMEWriter.quotedPrintable(text: text)
     }
 }

@@ -89,6 +89,7 @@ extension ServerConfigurationFile {
             "quarantine": .section(Quarantine.CodingKeys.self),
             "events": .section(Events.CodingKeys.self),
             "web": .section(Web.CodingKeys.self),
+            "send_api": .section(SendAPIConfigurationFile.CodingKeys.self),
             "clients": .list(ClientSection.schema),
             "filtering": .section(
                 Filtering.CodingKeys.self,

@@ -24,6 +24,7 @@ struct ServerConfigurationFile: Decodable {
     var quarantine: Quarantine?
     var events: Events?
     var web: Web?
+    var sendAPI: SendAPIConfigurationFile?
     /// Only `filterd all-in-one` runs clients.
     var clients: [ClientSection]?
 
@@ -139,6 +140,7 @@ struct ServerConfigurationFile: Decodable {
         case logLevel = "log_level"
         case amqpPasswordFile = "amqp_password_file"
         case serverID = "server_id"
+        case sendAPI = "send_api"
     }
 
     /// The file this configuration was read from, for error messages with lines.
@@ -316,7 +318,7 @@ struct ServerConfigurationFile: Decodable {
         return action
     }
 
-    private static func hostAndPort(_ text: String, key: [String]) throws -> (String, Int) {
+    static func hostAndPort(_ text: String, key: [String]) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
         else { throw ConfigurationError(key: key, "expected HOST:PORT, got \(text)") }
         var host = String(text[..<colon])
@@ -325,7 +327,7 @@ struct ServerConfigurationFile: Decodable {
         return (host, port)
     }
 
-    private static func positive(_ value: Int, _ key: [String]) throws -> Int {
+    static func positive(_ value: Int, _ key: [String]) throws -> Int {
         try atLeast(1, value, key)
     }
 

@@ -15,6 +15,12 @@ public struct MIMEHeaderField: Sendable, Hashable {
         self.rawValue = rawValue
         self.value = value
     }
+
+    /// Whether `name` is a valid field name: one or more printable US-ASCII characters other
+    /// than `:` (RFC 5322 §3.6.8 `ftext`).
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.unicodeScalars.allSatisfy { (33...126).contains($0.value) && $0 != ":" }
+    }
 }
 
 /// The header fields of a message or body part, in their order.

@@ -156,30 +156,3 @@ struct DeliveryPlanner: Sendable {
         return .success(targets)
     }
 }
-
-/// Addresses the server delivers to on a reply's or the operator's say: forward targets,
-/// notice recipients.
-public enum DeliveryAddress {
-    /// The domain of `address` when it is a plain RFC 5321 mailbox (`local@domain`: an
-    /// unquoted dot-atom local part, a host name of letters, digits and hyphens), at most
-    /// 254 octets; `nil` otherwise.
-    public static func domain(of address: String) -> String? {
-        guard address.utf8.count <= 254, let at = address.lastIndex(of: "@") else { return nil }
-        let local = address[..<at]
-        let domain = address[address.index(after: at)...]
-        let atext = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
-        let localOK = !local.isEmpty && local.utf8.count <= 64
-            && local.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0.allSatisfy(atext.contains) }
-        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        let domainOK = labels.count >= 2 && labels.allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
-                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-        }
-        return localOK && domainOK ? String(domain).lowercased() : nil
-    }
-
-    /// Whether `address` is a plain RFC 5321 mailbox (see ``domain(of:)``).
-    public static func isValid(_ address: String) -> Bool {
-        domain(of: address) != nil
-    }
-}

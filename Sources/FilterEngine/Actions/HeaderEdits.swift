@@ -78,7 +78,7 @@ public struct HeaderFieldPolicy: Sendable, Hashable {
 
     private func refusal(of field: FilterReply.HeaderField) -> String? {
         let name = field.name
-        guard !name.isEmpty, name.unicodeScalars.allSatisfy({ (33...126).contains($0.value) && $0 != ":" }) else {
+        guard MIMEHeaderField.isValidName(name) else {
             return "not a valid field name (RFC 5322 ftext)"
         }
         let lowered = name.lowercased()

@@ -264,7 +264,7 @@ public struct DSNComposer: Sendable {
         } else {
             part += DSNText.field("Content-Type", "text/plain; charset=utf-8")
             part += DSNText.field("Content-Transfer-Encoding", "quoted-printable")
-            part += DSNText.crlf + DSNText.quotedPrintable(lines)
+            part += DSNText.crlf + MIMEWriter.quotedPrintable(lines: lines)
         }
         return part
     }

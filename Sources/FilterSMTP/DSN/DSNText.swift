@@ -60,31 +60,6 @@ enum DSNText {
         fold(value, first: name + ": ", continuation: " ", width: 78).flatMap { $0 + crlf }
     }
 
-    /// Quoted-printable (RFC 2045 §6.7) of lines given without their line ends; encoded lines
-    /// stay within 76 octets by soft line breaks.
-    static func quotedPrintable(_ lines: [[UInt8]]) -> [UInt8] {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var output: [UInt8] = []
-        for line in lines {
-            var column = 0
-            for (index, byte) in line.enumerated() {
-                let isLast = index == line.count - 1
-                let literal =
-                    (byte >= 0x21 && byte <= 0x7E && byte != UInt8(ascii: "="))
-                    || ((byte == 0x20 || byte == 0x09) && !isLast)
-                let encoded = literal ? [byte] : [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
-                if column + encoded.count > 75 {
-                    output += [UInt8(ascii: "=")] + crlf
-                    column = 0
-                }
-                output += encoded
-                column += encoded.count
-            }
-            output += crlf
-        }
-        return output
-    }
-
     /// The `Original-Envelope-Id` value: `ENVID` xtext-decoded (RFC 3464 §2.2.1), or `nil` when
     /// it is not valid xtext or decodes to anything but printable US-ASCII (RFC 3461 §4.4).
     static func envelopeID(_ envid: String) -> String? {

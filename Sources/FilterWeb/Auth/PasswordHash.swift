@@ -1,4 +1,5 @@
 private import CCrypto
+import FilterProcessors
 import Foundation
 
 /// A stored console password: PBKDF2 with HMAC-SHA256 (libcrypto's `PKCS5_PBKDF2_HMAC`), written
@@ -89,7 +90,7 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
     /// ``iterations``: call it off the event loops.
     public func matches(_ password: String) -> Bool {
         let candidate = Self.pbkdf2(password: password, salt: salt, iterations: iterations, length: hash.count)
-        return ConstantTime.equal(candidate, hash)
+        return Digest.constantTimeEquals(candidate, hash)
     }
 
     private static func pbkdf2(password: String, salt: [UInt8], iterations: Int, length: Int) -> [UInt8] {
@@ -115,16 +116,8 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
 
 /// Comparisons whose duration does not depend on where the inputs differ.
 enum ConstantTime {
-    /// Whether `left` and `right` are equal; the time depends only on their lengths.
-    static func equal(_ left: some Collection<UInt8>, _ right: some Collection<UInt8>) -> Bool {
-        guard left.count == right.count else { return false }
-        var difference: UInt8 = 0
-        for (a, b) in zip(left, right) { difference |= a ^ b }
-        return difference == 0
-    }
-
     /// Whether the UTF-8 bytes of two strings are equal, in time that depends only on their lengths.
     static func equal(_ left: String, _ right: String) -> Bool {
-        equal(Array(left.utf8), Array(right.utf8))
+        Digest.constantTimeEquals(Array(left.utf8), Array(right.utf8))
     }
 }

@@ -1,12 +1,13 @@
 private import CCrypto
 
 /// SHA-256 and HMAC-SHA256 through OpenSSL's libcrypto (the `CCrypto` system library), so the
-/// module needs no Swift crypto package. Package-visible for FilterWeb's signed login tokens.
+/// package needs no Swift crypto package. Public for the other modules that hash or sign
+/// (the web listener's API keys and tokens).
 ///
 /// - SeeAlso: RFC 2104 (HMAC), RFC 4231 (HMAC-SHA256 test vectors), FIPS 180-4 (SHA-256).
-package enum Digest {
+public enum Digest {
     /// The HMAC-SHA256 of `message` under `key`: 32 bytes.
-    package static func hmacSHA256(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
+    public static func hmacSHA256(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
         var code = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         // A zero-length array may have no storage; OpenSSL wants a pointer even for 0 bytes.
@@ -21,7 +22,7 @@ package enum Digest {
     }
 
     /// The SHA-256 of `message`: 32 bytes.
-    static func sha256(_ message: [UInt8]) -> [UInt8] {
+    public static func sha256(_ message: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         let bytes = message.isEmpty ? [0] : message
@@ -31,8 +32,17 @@ package enum Digest {
         return Array(digest.prefix(Int(length)))
     }
 
+    /// Whether `a` and `b` are equal, in a time that depends on their lengths only, not on
+    /// where they differ: for comparing a secret with what a client sent.
+    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+
     /// `bytes` as lowercase hexadecimal.
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(bytes.count * 2)
