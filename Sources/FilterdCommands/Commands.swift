@@ -61,12 +61,12 @@ struct ServerCommand: AsyncParsableCommand {
             throw ConfigurationError("clients: only filterd all-in-one runs client pipelines; filterd server asks them over --amqp")
         }
         let configuration = try file.makeConfiguration()
-        let console = try file.makeConsoleSettings(spoolDirectory: configuration.spoolDirectory)
+        let brokerURL = try file.amqp.map { try BrokerURL.resolve($0, passwordFile: amqpPasswordFile ?? file.amqpPasswordFile) }
+        let console = try file.makeConsoleSettings(server: configuration, broker: brokerURL)
         let logger = try Self.bootstrapLogging(level: file.resolvedLogLevel(), label: "filterd.server")
         var transport: (any FilterTransport)?
-        if let url = file.amqp {
-            let broker = RabbitMQTransport(
-                url: try BrokerURL.resolve(url, passwordFile: amqpPasswordFile ?? file.amqpPasswordFile), logger: logger)
+        if let brokerURL {
+            let broker = RabbitMQTransport(url: brokerURL, logger: logger)
             do {
                 try await broker.connect()
             } catch {
@@ -85,7 +85,7 @@ struct ServerCommand: AsyncParsableCommand {
             configuration: configuration, transport: transport, observers: messageLog.map { [$0] } ?? [], logger: logger)
         var services: [any Service] = [server]
         if let console, let messageLog {
-            services += console.services(server: server, messageLog: messageLog, logger: logger)
+            services += try console.services(server: server, messageLog: messageLog, logger: logger)
         }
         try await Self.runUntilSignalled(services, logger: logger)
     }
@@ -168,7 +168,7 @@ struct AllInOneCommand: AsyncParsableCommand {
             throw ConfigurationError("amqp: filterd all-in-one uses no broker; run filterd server and filterd client for that")
         }
         let configuration = try file.makeConfiguration()
-        let console = try file.makeConsoleSettings(spoolDirectory: configuration.spoolDirectory)
+        let console = try file.makeConsoleSettings(server: configuration, broker: nil)
         let clients = try (file.clients ?? []).enumerated().map { index, section in
             let (client, pipeline) = try section.makeConfiguration(owners: configuration.filtering.owners, key: "clients[\(index)]")
             return EmbeddedFilter.Client(configuration: client, pipeline: pipeline)
@@ -179,7 +179,7 @@ struct AllInOneCommand: AsyncParsableCommand {
             server: configuration, clients: clients, observers: messageLog.map { [$0] } ?? [], logger: logger)
         var services: [any Service] = [filter]
         if let console, let messageLog {
-            services += console.services(server: filter.server, messageLog: messageLog, logger: logger)
+            services += try console.services(server: filter.server, messageLog: messageLog, logger: logger)
         }
         try await ServerCommand.runUntilSignalled(services, logger: logger)
     }

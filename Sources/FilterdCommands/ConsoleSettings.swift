@@ -3,27 +3,42 @@ import FilterWeb
 import Logging
 import ServiceLifecycle
 
-/// The server console of `filterd server` and `filterd all-in-one`: where it listens and where
-/// its message log lives (the `web:` section, docs/console.md).
+/// The web listener of `filterd server` and `filterd all-in-one`: where it listens, where the
+/// console's message log lives, who may log in (the `web:` section, docs/console.md and
+/// docs/console-auth.md) and the send API (`send_api:`, docs/send-api.md).
 struct ConsoleSettings {
     /// Where the console listens. Default 127.0.0.1:9025.
     var listener: WebListener
     /// The message log. Default `<spool>/messages.sqlite`, 7 days.
     var messageLog: MessageLogConfiguration
+    /// Login sources, sessions and the failed-login limit.
+    var authentication: ConsoleAuthConfiguration
+    /// The send API, when `send_api.enabled` is true.
+    var sendAPI: SendAPIConfiguration?
 
     /// Opens the message log, the observer the server must be created with.
     func openMessageLog(server: FilterServerConfiguration, logger: Logger) throws -> MessageLog {
         try MessageLog(configuration: messageLog, server: server, logger: logger)
     }
 
-    /// The features of the console's listener, in the order their routes are added.
-    static func features(server: FilterServer, messageLog: MessageLog, logger: Logger) -> [any WebFeature] {
-        [ConsoleFeature(server: server, messageLog: messageLog, logger: logger)]
+    /// The features of the listener, in the order their routes are added: login (with the
+    /// session middleware in front of every route), the console pages, the send API.
+    /// - Throws: ``SendAPIError`` when the send API's key or secret file cannot be read.
+    func features(server: FilterServer, messageLog: MessageLog, logger: Logger) throws -> [any WebFeature] {
+        var features: [any WebFeature] = [
+            ConsoleAuthentication(configuration: authentication, logger: logger),
+            ConsoleFeature(server: server, messageLog: messageLog, logger: logger),
+        ]
+        if let sendAPI {
+            features.append(try SendAPIFeature(configuration: sendAPI, logger: logger))
+        }
+        return features
     }
 
     /// The services to run after the server: the message log's pruning, then the listener
     /// (stopped first at shutdown, as a service group stops in reverse order).
-    func services(server: FilterServer, messageLog: MessageLog, logger: Logger) -> [any Service] {
-        [messageLog, WebServer(listener: listener, features: Self.features(server: server, messageLog: messageLog, logger: logger), logger: logger)]
+    /// - Throws: what ``features(server:messageLog:logger:)`` throws.
+    func services(server: FilterServer, messageLog: MessageLog, logger: Logger) throws -> [any Service] {
+        [messageLog, WebServer(listener: listener, features: try features(server: server, messageLog: messageLog, logger: logger), logger: logger)]
     }
 }

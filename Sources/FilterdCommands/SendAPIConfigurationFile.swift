@@ -50,16 +50,3 @@ struct SendAPIConfigurationFile: Codable {
         return configuration
     }
 }
-
-extension ServerConfigurationFile {
-    /// The send API's configuration (``SendAPIConfigurationFile``), or `nil` when the file does
-    /// not enable it; a bad value is reported with the file, line and key.
-    func makeSendAPIConfiguration() throws -> SendAPIConfiguration? {
-        do {
-            return try sendAPI?.makeConfiguration(hostname: hostname ?? "localhost")
-        } catch let error as ConfigurationError {
-            guard let source else { throw error }
-            throw YAMLFile.located(error, path: source.path, yaml: source.yaml)
-        }
-    }
-}

@@ -1,5 +1,6 @@
 import FilterCore
 import FilterEngine
+import FilterQueue
 import FilterSMTP
 import FilterWeb
 import Foundation
@@ -87,9 +88,23 @@ struct ServerConfigurationFile: Decodable {
         var listen: String?
         var messageLog: String?
         var messageLogRetention: Double?
+        var adminsFile: String?
+        var usersFile: String?
+        var brokerLogin: Bool?
+        var cookieSecure: String?
+        var idleTimeout: Double?
+        var sessionLifetime: Double?
+        var loginFailuresPerAddress: Int?
+        var loginFailuresPerUser: Int?
+        var loginWindow: Double?
+        var trustedOrigins: [String]?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case listen, messageLog = "message_log", messageLogRetention = "message_log_retention"
+            case adminsFile = "admins_file", usersFile = "users_file", brokerLogin = "broker_login"
+            case cookieSecure = "cookie_secure", idleTimeout = "idle_timeout", sessionLifetime = "session_lifetime"
+            case loginFailuresPerAddress = "login_failures_per_address", loginFailuresPerUser = "login_failures_per_user"
+            case loginWindow = "login_window", trustedOrigins = "trusted_origins"
         }
     }
 
@@ -252,20 +267,33 @@ struct ServerConfigurationFile: Decodable {
         return configuration
     }
 
-    /// The server console's listener and message log; `nil` (no console) unless the file has a
-    /// `web:` section or `--web` was given.
-    func makeConsoleSettings(spoolDirectory: String) throws -> ConsoleSettings? {
-        guard let web else { return nil }
+    /// The server console's listener, message log, login and send API; `nil` (no web listener)
+    /// unless the file has a `web:` section or `--web` was given.
+    /// - Parameters:
+    ///   - server: The server's configuration: its spool holds the message log by default and
+    ///     its owner resolver names a users-file login's owner.
+    ///   - broker: The server's broker, for `broker_login` (its host, port, virtual host and TLS).
+    func makeConsoleSettings(server: FilterServerConfiguration, broker: AMQPURL?) throws -> ConsoleSettings? {
         do {
+            let sendAPI = try sendAPI?.makeConfiguration(hostname: hostname ?? "localhost")
+            guard let web else {
+                guard sendAPI == nil else {
+                    throw ConfigurationError(key: ["send_api", "enabled"], "the send API runs on the web listener: add a web: section or --web")
+                }
+                return nil
+            }
             var listener = WebListener()
             if let listen = web.listen {
                 (listener.host, listener.port) = try Self.hostAndPort(listen, key: ["web", "listen"])
             }
-            var messageLog = MessageLogConfiguration(path: web.messageLog ?? spoolDirectory + "/messages.sqlite")
+            var messageLog = MessageLogConfiguration(path: web.messageLog ?? server.spoolDirectory + "/messages.sqlite")
             if let value = web.messageLogRetention {
                 messageLog.retention = try Self.seconds(value, ["web", "message_log_retention"])
             }
-            return ConsoleSettings(listener: listener, messageLog: messageLog)
+            return ConsoleSettings(
+                listener: listener, messageLog: messageLog,
+                authentication: try web.makeAuthentication(listener: listener, owners: server.filtering.owners, broker: broker),
+                sendAPI: sendAPI)
         } catch let error as ConfigurationError {
             guard let source else { throw error }
             throw YAMLFile.located(error, path: source.path, yaml: source.yaml)
@@ -383,5 +411,43 @@ public enum ServerConfigurationFiles {
     /// - Throws: an error naming the file, line and key of a bad value.
     public static func load(_ path: String) throws -> FilterServerConfiguration {
         try ServerConfigurationFile.load(path).makeConfiguration()
+    }
+}
+
+extension ServerConfigurationFile.Web {
+    /// Who may log in to the console and how sessions behave (docs/console-auth.md).
+    func makeAuthentication(listener: WebListener, owners: OwnerResolver, broker: AMQPURL?) throws -> ConsoleAuthConfiguration {
+        var configuration = ConsoleAuthConfiguration(
+            listener: listener, adminPasswordFile: adminsFile, userPasswordFile: usersFile, ownerResolver: owners,
+            trustedOrigins: trustedOrigins ?? [])
+        if let value = cookieSecure {
+            guard let security = ConsoleAuthConfiguration.CookieSecurity(rawValue: value) else {
+                throw ConfigurationError(key: ["web", "cookie_secure"], "\(value) is not one of auto, always, never")
+            }
+            configuration.cookieSecure = security
+        }
+        if brokerLogin == true {
+            guard let broker else {
+                throw ConfigurationError(key: ["web", "broker_login"], "needs the server's broker (amqp: or --amqp) to check logins against")
+            }
+            configuration.brokerLogin = broker
+        }
+        if let value = idleTimeout { configuration.idleTimeout = try ServerConfigurationFile.seconds(value, ["web", "idle_timeout"]) }
+        if let value = sessionLifetime {
+            configuration.absoluteLifetime = try ServerConfigurationFile.seconds(value, ["web", "session_lifetime"])
+        }
+        if let value = loginWindow { configuration.rateLimit.window = try ServerConfigurationFile.seconds(value, ["web", "login_window"]) }
+        if let value = loginFailuresPerAddress {
+            configuration.rateLimit.failuresPerAddress = try Self.notNegative(value, ["web", "login_failures_per_address"])
+        }
+        if let value = loginFailuresPerUser {
+            configuration.rateLimit.failuresPerUser = try Self.notNegative(value, ["web", "login_failures_per_user"])
+        }
+        return configuration
+    }
+
+    private static func notNegative(_ value: Int, _ key: [String]) throws -> Int {
+        guard value >= 0 else { throw ConfigurationError(key: key, "must be 0 (no limit) or more") }
+        return value
     }
 }

@@ -48,6 +48,8 @@ struct ConsoleBrowserTests {
             do {
                 try await waitUntilListening(port: webPort, timeout: .seconds(30))
                 try await waitUntilListening(port: postfix.filterPort, timeout: .seconds(30))
+                // Screenshots of an earlier run must not stand in for this run's.
+                try? FileManager.default.removeItem(at: Self.screenshots)
                 try FileManager.default.createDirectory(at: Self.screenshots, withIntermediateDirectories: true)
                 let walk = try await ProcessRunner.run(
                     "/usr/bin/python3",

@@ -7,11 +7,11 @@ import NIOPosix
 
 /// Login, sessions and CSRF protection of the server console (docs/console-auth.md).
 ///
-/// Add its routes (`GET`/`POST /login`, `POST /logout`) and its ``sessionMiddleware()`` to the
-/// console's router, then guard each page group with ``requireLogin(role:)``:
+/// As a ``WebFeature`` it adds its routes (`GET`/`POST /login`, `POST /logout`) and its
+/// ``sessionMiddleware()``, in front of every route of the listener; page groups are then
+/// guarded with ``requireLogin(role:)``:
 ///
 /// ```swift
-/// router.add(middleware: authentication.sessionMiddleware())
 /// authentication.addRoutes(to: router)
 /// router.group("/admin").add(middleware: authentication.requireLogin(role: .admin))
 /// ```
@@ -62,6 +62,7 @@ public struct ConsoleAuthentication: WebFeature {
     /// Adds `GET /login` (the form), `POST /login` (checks credentials, starts a session) and
     /// `POST /logout` (CSRF-checked; ends the session).
     public func addRoutes(to router: Router<WebRequestContext>) {
+        router.add(middleware: sessionMiddleware())
         router.get("/login") { request, _ in
             loginPage(next: Self.localPath(request.uri.queryParameters.get("next")), message: nil, status: .ok)
         }
@@ -219,7 +220,7 @@ public struct ConsoleAuthentication: WebFeature {
     /// sent to `/login?next=PATH` (303) and any other client gets 401; an identity of another
     /// role than `role` gets 403. `role` `nil` admits every logged-in identity.
     public func requireLogin(role: WebIdentity.Role?) -> some RouterMiddleware<WebRequestContext> {
-        RequireLoginMiddleware(role: role)
+        RequireLogin(role: role)
     }
 
     struct SessionMiddleware: RouterMiddleware {
@@ -259,31 +260,6 @@ public struct ConsoleAuthentication: WebFeature {
 
         static func isUnsafe(_ method: HTTPRequest.Method) -> Bool {
             method == .post || method == .put || method == .patch || method == .delete
-        }
-    }
-
-    struct RequireLoginMiddleware: RouterMiddleware {
-        typealias Context = WebRequestContext
-        let role: WebIdentity.Role?
-
-        func handle(
-            _ request: Request, context: Context, next: (Request, Context) async throws -> Response
-        ) async throws -> Response {
-            guard let identity = context.identity else {
-                if request.headers[.accept]?.lowercased().contains("text/html") == true {
-                    var allowed = CharacterSet.alphanumerics
-                    allowed.insert(charactersIn: "-._~/")
-                    let target = request.uri.description.addingPercentEncoding(withAllowedCharacters: allowed) ?? "/"
-                    return ConsoleAuthentication.redirect(to: "/login?next=\(target)")
-                }
-                return Response(
-                    status: .unauthorized, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
-                    body: .init(byteBuffer: ByteBuffer(string: "login required\n")))
-            }
-            if let role, identity.role != role {
-                return ConsoleAuthentication.errorPage(.forbidden, "This page is not for your account.")
-            }
-            return try await next(request, context)
         }
     }
 
@@ -346,11 +322,11 @@ public struct ConsoleAuthentication: WebFeature {
             sameSite: .strict)
     }
 
-    private static func redirect(to location: String) -> Response {
+    static func redirect(to location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
 
-    private static func errorPage(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    static func errorPage(_ status: HTTPResponse.Status, _ message: String) -> Response {
         HTML.document(title: status.reasonPhrase, body: "<main><h1>\(HTML.escape(status.reasonPhrase))</h1><p>\(HTML.escape(message))</p></main>", status: status)
     }
 }

@@ -38,7 +38,7 @@ public struct ConsoleFeature: WebFeature {
     public func addRoutes(to router: Router<WebRequestContext>) {
         router.get(RouterPath(ConsoleAssets.stylesheetPath)) { _, _ in ConsoleAssets.stylesheetResponse() }
         router.get(RouterPath(ConsoleAssets.scriptPath)) { _, _ in ConsoleAssets.scriptResponse() }
-        let pages = router.group().add(middleware: ConsoleAccess(role: nil))
+        let pages = router.group().add(middleware: RequireLogin(role: nil))
         pages.get("/") { _, context in try await overview(context) }
         pages.get("/messages") { request, context in try await messages(request, context) }
         pages.get("/messages/:queueID") { _, context in try await message(context) }
@@ -47,7 +47,7 @@ public struct ConsoleFeature: WebFeature {
         pages.post("/quarantine/:id/release") { _, context in try await release(context) }
         pages.post("/quarantine/:id/delete") { _, context in try await delete(context) }
         pages.get("/live") { _, context in try live(context) }
-        router.group().add(middleware: ConsoleAccess(role: .admin)).get("/users") { _, context in try await users(context) }
+        router.group().add(middleware: RequireLogin(role: .admin)).get("/users") { _, context in try await users(context) }
     }
 
     // MARK: - Who may see what

@@ -24,7 +24,6 @@ struct AuthTestFeature: WebFeature {
     let authentication: ConsoleAuthentication
 
     func addRoutes(to router: Router<WebRequestContext>) {
-        router.add(middleware: authentication.sessionMiddleware())
         authentication.addRoutes(to: router)
         router.group().add(middleware: authentication.requireLogin(role: nil))
             .get("/any") { _, context in Self.describe(context) }
