@@ -34,7 +34,12 @@ struct FilterdConfigurationErrorsTests {
         ("clients:\n  - address: a@example.com\n    prefech: 3\n", "FILE:3: clients.0.prefech: unknown key; known here: address, fallback_action, pipeline, prefetch"),
         ("smpt:\n  max_recipients: 5\n", "FILE:1: smpt: unknown key; known here: amqp, amqp_password_file, clients, delivery"),
         ("web:\n  listen: nohost\n", "FILE:2: web.listen: expected HOST:PORT, got nohost"),
-        ("web:\n  listn: 127.0.0.1:9025\n", "FILE:2: web.listn: unknown key; known here: listen, message_log, message_log_retention"),
+        ("web:\n  listn: 127.0.0.1:9025\n", "FILE:2: web.listn: unknown key; known here: admins_file, broker_login, cookie_secure"),
+        ("web:\n  cookie_secure: sometimes\n", "FILE:2: web.cookie_secure: sometimes is not one of auto, always, never"),
+        ("web:\n  broker_login: true\n", "FILE:2: web.broker_login: needs the server's broker (amqp: or --amqp)"),
+        ("web:\n  login_failures_per_user: -1\n", "FILE:2: web.login_failures_per_user: must be 0 (no limit) or more"),
+        ("send_api:\n  enabled: true\n  keys_file: /etc/filterd/api-keys\n",
+         "FILE:2: send_api.enabled: the send API runs on the web listener: add a web: section or --web"),
         ("web:\n  message_log_retention: 0\n", "FILE:2: web.message_log_retention: must be a positive number of seconds"),
     ])
     func theServerNamesFileLineAndKey(yaml: String, expected: String) async throws {
