@@ -22,6 +22,7 @@ readonly PACKAGES=(
     libcurl4-openssl-dev # HTTP for processors and webhooks
     libssl-dev           # CCrypto system library target: HMAC-SHA256 webhook signatures
     openssl        # test CA and certificates for the RabbitMQ TLS tests
+    curl           # the quick start logs in to the console; tests read /metrics
     procps         # pgrep/ps in tests
     iproute2       # ss for diagnosing port use
     util-linux     # flock in scripts/postfix-instance.sh

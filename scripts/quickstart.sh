@@ -11,14 +11,15 @@
 #
 # Everything lives below ./quickstart (override with QUICKSTART_DIR): a private Postfix
 # instance (public smtpd on 127.0.0.1:2525, filter transport to 127.0.0.1:10024, reinjection
-# smtpd on 127.0.0.1:10025), filterd's configuration, spool and log, and the Maildirs of
+# smtpd on 127.0.0.1:10025), filterd's configuration, spool and log, the web console on
+# http://127.0.0.1:9025 (user admin, password in console-password), and the Maildirs of
 # *@example.test. The system's own Postfix configuration is not touched. Must run as root.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 dir=${QUICKSTART_DIR:-$root/quickstart}
-smtp_port=2525 filter_port=10024 reinject_port=10025
+smtp_port=2525 filter_port=10024 reinject_port=10025 web_port=9025
 
 if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
     export PATH="/opt/swift/usr/bin:$PATH"
@@ -54,12 +55,21 @@ scripts/postfix-instance.sh create "$dir/postfix" --smtp-port "$smtp_port" --fil
     --reinject-port "$reinject_port" --maildir-root "$dir/mail"
 scripts/postfix-instance.sh start "$dir/postfix"
 
+# The console's admin: a random password, kept across runs, stored hashed in console-admins.
+if [[ ! -s "$dir/console-password" ]]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 >"$dir/console-password")
+fi
+"$bin/filterctl" web hash-password <"$dir/console-password" | sed 's/^/admin:/' >"$dir/console-admins"
+
 cat >"$dir/filterd.yaml" <<YAML
 # filterd all-in-one: the server's keys (docs/configuration.md) plus one client pipeline per owner.
 listen: 127.0.0.1:$filter_port
 next_hop: 127.0.0.1:$reinject_port
 spool: $dir/spool
 hostname: filterd.quickstart.test
+web:
+  listen: 127.0.0.1:$web_port
+  admins_file: $dir/console-admins
 clients:
   - address: alice@example.test
     pipeline:
@@ -70,6 +80,7 @@ echo "== starting filterd all-in-one with $dir/filterd.yaml (log: $dir/filterd.l
 "$bin/filterd" all-in-one --config "$dir/filterd.yaml" >"$dir/filterd.log" 2>&1 &
 echo $! >"$dir/filterd.pid"
 scripts/postfix-instance.sh wait-port "127.0.0.1:$filter_port" 30
+scripts/postfix-instance.sh wait-port "127.0.0.1:$web_port" 30
 
 maildir="$dir/mail/alice/Maildir/new"
 # alice's Maildir appears with her first mail; until then she has none.
@@ -101,9 +112,24 @@ fi
 echo "== delivered to $file:"
 cat "$file"
 echo
+echo "== the console's message log (logged in as admin with curl):"
+jar="$dir/console-cookies"
+rm -f "$jar"
+token=$(curl -fsS -c "$jar" "http://127.0.0.1:$web_port/login" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p')
+curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$token" --data-urlencode "username=admin" \
+    --data-urlencode "password=$(cat "$dir/console-password")" "http://127.0.0.1:$web_port/login"
+if ! curl -fsS -b "$jar" "http://127.0.0.1:$web_port/messages" | grep -o "Hello through filterd" | head -n 1; then
+    echo "the console does not show the delivered mail; see $dir/filterd.log" >&2
+    exit 1
+fi
+rm -f "$jar"
+echo
 echo "== what filterd decided (from $dir/filterd.log):"
 grep -E "Answered|Denied|Delivered" "$dir/filterd.log" | tail -n 4
 cat <<MSG
+
+The web console is at http://127.0.0.1:$web_port (user admin, password in
+$dir/console-password); from another machine: ssh -L $web_port:127.0.0.1:$web_port THIS-HOST.
 
 Postfix and filterd keep running. Edit alice's pipeline in $dir/filterd.yaml (restart with
 scripts/quickstart.sh). Send more mail with
