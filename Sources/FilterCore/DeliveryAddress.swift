@@ -8,9 +8,13 @@ public enum DeliveryAddress {
         guard address.utf8.count <= 254, let at = address.lastIndex(of: "@") else { return nil }
         let local = address[..<at]
         let domain = address[address.index(after: at)...]
-        let atext = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
+        // Compared as bytes: a Character set would also take canonical equivalents such as
+        // U+212A KELVIN SIGN for "K".
+        let atext = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~".utf8)
         let localOK = !local.isEmpty && local.utf8.count <= 64
-            && local.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0.allSatisfy(atext.contains) }
+            && local.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy {
+                !$0.isEmpty && $0.allSatisfy(atext.contains)
+            }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         let domainOK = labels.count >= 2 && labels.allSatisfy { label in
             !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"

@@ -38,6 +38,10 @@ public struct WebRequestContext: RequestContext {
     public var csrfToken: String?
     /// The client's address (the peer of the connection; a proxy's own when behind one).
     public var remoteAddress: SocketAddress?
+    /// Whether the request's session is still live (not logged out, not expired), for
+    /// responses that outlast the request, such as an event stream; set with the identity by
+    /// the session middleware, `nil` without a session.
+    public var sessionIsLive: (@Sendable () -> Bool)?
 
     /// Creates the context for a new request.
     public init(source: Source) {
@@ -45,5 +49,6 @@ public struct WebRequestContext: RequestContext {
         self.identity = nil
         self.csrfToken = nil
         self.remoteAddress = source.channel.remoteAddress
+        self.sessionIsLive = nil
     }
 }

@@ -158,6 +158,9 @@ public struct ConsoleAuthentication: WebFeature {
     ///   be read or parsed, or a broker that cannot be reached.
     public func authenticate(username: String, password: String) async throws(ConsoleAuthError) -> WebIdentity? {
         guard !username.isEmpty, username.utf8.count <= Self.maximumUserNameBytes, !password.isEmpty else { return nil }
+        // No control characters: the broker reads the name as a C string, so "alice@x\0N" would
+        // log in as alice@x while the rate limiter counted a name of its own for every N.
+        guard !username.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return nil }
         if let path = configuration.adminPasswordFile, let entry = try await Self.entry(for: username, in: path) {
             return await Self.matches(entry.hash, password) ? WebIdentity(name: entry.name, role: .admin) : nil
         }
@@ -255,6 +258,8 @@ public struct ConsoleAuthentication: WebFeature {
             var context = context
             context.identity = session.identity
             context.csrfToken = session.csrfToken
+            let (sessions, now) = (authentication.sessions, authentication.now)
+            context.sessionIsLive = { sessions.isLive(id, now: now()) }
             return try await next(request, context)
         }
 

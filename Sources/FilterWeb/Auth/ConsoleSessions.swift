@@ -51,6 +51,12 @@ final class ConsoleSessionStore: Sendable {
         }
     }
 
+    /// Whether the session `id` exists and has not expired; unlike ``session(_:now:)`` this
+    /// does not count as activity.
+    func isLive(_ id: String, now: ContinuousClock.Instant) -> Bool {
+        sessions.withLock { sessions in sessions[id].map { isLive($0, now: now) } ?? false }
+    }
+
     /// Ends a session.
     func remove(_ id: String) {
         _ = sessions.withLock { $0.removeValue(forKey: id) }

@@ -15,12 +15,16 @@ public struct ConsoleConfiguration: Sendable, Hashable {
     /// How many octets of a quarantined message are read to show it; a larger message is shown
     /// from its start, with a note. Default 4 MiB (4 194 304 octets).
     public var maximumMessageBytes: Int
+    /// `/live` streams open at once, in all; beyond it a new one gets 429. Default 64.
+    public var maximumLiveStreams: Int
+    /// `/live` streams one login name may hold open at once (tabs, browsers). Default 8.
+    public var maximumLiveStreamsPerUser: Int
 
     /// Creates a configuration with the documented defaults.
     public init(
         pageSize: Int = 50, overviewRows: Int = 20, statusInterval: Duration = .seconds(5),
         keepAliveInterval: Duration = .seconds(15), maximumBodyCharacters: Int = 200_000,
-        maximumMessageBytes: Int = 4 * 1024 * 1024
+        maximumMessageBytes: Int = 4 * 1024 * 1024, maximumLiveStreams: Int = 64, maximumLiveStreamsPerUser: Int = 8
     ) {
         self.pageSize = pageSize
         self.overviewRows = overviewRows
@@ -28,5 +32,7 @@ public struct ConsoleConfiguration: Sendable, Hashable {
         self.keepAliveInterval = keepAliveInterval
         self.maximumBodyCharacters = maximumBodyCharacters
         self.maximumMessageBytes = maximumMessageBytes
+        self.maximumLiveStreams = maximumLiveStreams
+        self.maximumLiveStreamsPerUser = maximumLiveStreamsPerUser
     }
 }

@@ -1,5 +1,7 @@
+import FilterCore
 import Foundation
 import Hummingbird
+import Logging
 import ServiceLifecycle
 
 extension ConsoleFeature {
@@ -19,28 +21,43 @@ extension ConsoleFeature {
     /// sequence) for each outcome the log records that the identity may see, a `status` event
     /// (``LiveStatus``) at once and every ``ConsoleConfiguration/statusInterval``, a comment
     /// every ``ConsoleConfiguration/keepAliveInterval``. It ends when the client goes away (the
-    /// next write fails) or the server shuts down.
+    /// next write fails), the session ends (logout, expiry; checked at each status and
+    /// keep-alive) or the server shuts down. Beyond ``ConsoleConfiguration/maximumLiveStreams``
+    /// open streams, or ``ConsoleConfiguration/maximumLiveStreamsPerUser`` of one login, 429.
     func live(_ context: WebRequestContext) throws -> Response {
         let identity = try Self.identity(context)
+        guard let ticket = liveStreams.admit(identity.name) else {
+            logger.notice("Live stream refused: too many open", metadata: ["web.login.user": "\(identity.name.singleLine)"])
+            var response = HTML.document(
+                title: "Too many live views",
+                body: "<main><h1>Too many live views</h1><p>Close other console tabs and reload.</p></main>",
+                status: .tooManyRequests)
+            response.headers[.retryAfter] = "30"
+            return response
+        }
         let scope = Self.scope(of: identity)
+        let sessionIsLive = context.sessionIsLive
         let rows = messageLog.liveRows()
         let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
+                defer { ticket.close() }
                 let (events, continuation) = AsyncStream.makeStream(of: LiveEvent.self, bufferingPolicy: .bufferingNewest(1024))
                 try await withGracefulShutdownHandler {
-                    try await stream(rows: rows, scope: scope, events: events, continuation: continuation, to: &writer)
+                    try await stream(
+                        rows: rows, scope: scope, sessionIsLive: sessionIsLive, events: events, continuation: continuation,
+                        to: &writer)
                 } onGracefulShutdown: {
                     continuation.finish()
                 }
             })
     }
 
-    /// Writes the events of one `/live` request until the client goes away (a write fails) or
-    /// `events` is finished (graceful shutdown).
+    /// Writes the events of one `/live` request until the client goes away (a write fails),
+    /// the session ends or `events` is finished (graceful shutdown).
     private func stream(
-        rows: AsyncStream<MessageLogRow>, scope: String?, events: AsyncStream<LiveEvent>,
+        rows: AsyncStream<MessageLogRow>, scope: String?, sessionIsLive: (@Sendable () -> Bool)?, events: AsyncStream<LiveEvent>,
         continuation: AsyncStream<LiveEvent>.Continuation, to writer: inout any ResponseBodyWriter
     ) async throws {
         let configuration = self.configuration
@@ -67,6 +84,7 @@ extension ConsoleFeature {
             try await writer.write(ByteBuffer(string: ": filterd console\nretry: 5000\n\n"))
             try await writer.write(ByteBuffer(string: try await statusEvent(scope: scope)))
             for await event in events {
+                if case .row = event {} else if let sessionIsLive, !sessionIsLive() { break }
                 switch event {
                 case .row(let row):
                     try await writer.write(ByteBuffer(string: "event: row\nid: \(row.sequence)\ndata: \(try Self.json(row))\n\n"))

@@ -18,7 +18,7 @@ extension ConsoleFeature {
             return ConsolePage.failure("The quarantine is disabled on this server.", identity: identity, status: .notFound)
         }
         let parameters = request.uri.queryParameters
-        let page = max(1, parameters.get("page").flatMap { Int(String($0)) } ?? 1)
+        let page = Self.pageNumber(parameters)
         let entries = try await store.list(
             owner: Self.scope(of: identity), newestFirst: true, offset: (page - 1) * configuration.pageSize,
             limit: configuration.pageSize + 1)
@@ -151,7 +151,11 @@ extension ConsoleFeature {
     /// redirect after a change; empty without them.
     private static func flash(_ parameters: Parameters) -> String {
         guard let done = parameters.get("done").flatMap({ ChangeOutcome(rawValue: String($0)) }) else { return "" }
-        let text = done.message(id: parameters.get("id").map { String($0) } ?? "", queueID: parameters.get("queue").map { String($0) } ?? "")
+        let id = parameters.get("id").map { String($0) } ?? ""
+        let queueID = parameters.get("queue").map { String($0) } ?? ""
+        // Ids only: a link with words in them would put the link author's text on the page.
+        guard Self.looksLikeID(id), queueID.isEmpty || QueueID(rawValue: queueID) != nil else { return "" }
+        let text = done.message(id: id, queueID: queueID)
         return "<p id=\"flash\"\(done.isFailure ? " class=\"error\"" : "")>\(HTML.escape(text))</p>"
     }
 
@@ -172,5 +176,12 @@ extension ConsoleFeature {
     private func cut(_ text: String) -> String {
         guard text.count > configuration.maximumBodyCharacters else { return text }
         return String(text.prefix(configuration.maximumBodyCharacters)) + "\n[... cut: the rest is not shown]"
+    }
+
+    /// Whether `text` has the shape of a quarantine id (a request id: letters, digits, `.`,
+    /// `-`, `_`; at most 128 characters).
+    static func looksLikeID(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128
+            && text.unicodeScalars.allSatisfy { ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) || ".-_".unicodeScalars.contains($0) }
     }
 }

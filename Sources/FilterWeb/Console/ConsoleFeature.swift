@@ -20,6 +20,7 @@ public struct ConsoleFeature: WebFeature {
     let messageLog: MessageLog
     let configuration: ConsoleConfiguration
     let logger: Logger
+    let liveStreams: LiveStreamLimiter
 
     /// Creates the console of `server`.
     /// - Parameters:
@@ -32,6 +33,8 @@ public struct ConsoleFeature: WebFeature {
         self.messageLog = messageLog
         self.configuration = configuration
         self.logger = logger
+        self.liveStreams = LiveStreamLimiter(
+            maximum: configuration.maximumLiveStreams, maximumPerName: configuration.maximumLiveStreamsPerUser)
     }
 
     /// Adds the console's routes to `router`.
@@ -138,7 +141,7 @@ public struct ConsoleFeature: WebFeature {
         let text = parameters.get("q").map { String($0) } ?? ""
         let actionText = parameters.get("action").map { String($0) } ?? ""
         let action = actionText.isEmpty ? nil : FilterAction(rawValue: actionText.lowercased())
-        let page = max(1, parameters.get("page").flatMap { Int(String($0)) } ?? 1)
+        let page = Self.pageNumber(parameters)
         let result = try await messageLog.search(
             MessageLogQuery(text: text, action: action, owner: Self.scope(of: identity), page: page, pageSize: configuration.pageSize))
         var body = "<h1>Messages</h1><form method=\"get\" action=\"/messages\" class=\"search\">"
@@ -192,6 +195,15 @@ public struct ConsoleFeature: WebFeature {
             body += "</section>"
         }
         return ConsolePage.render(title: "Message \(queueID)", current: "nav-messages", identity: identity, body: body)
+    }
+
+    /// The highest page number a request may ask for: far beyond any real log, small enough
+    /// that page × page size never overflows.
+    static let maximumPage = 1_000_000
+
+    /// The `page` parameter, 1 when absent or not a number, kept within 1...``maximumPage``.
+    static func pageNumber(_ parameters: Parameters) -> Int {
+        min(max(1, parameters.get("page").flatMap { Int(String($0)) } ?? 1), maximumPage)
     }
 
     /// Links to the previous and next page, keeping the query's other parameters.

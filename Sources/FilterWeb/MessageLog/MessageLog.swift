@@ -161,8 +161,10 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
         }
         let page = max(1, query.page)
         let size = max(1, query.pageSize)
+        let (offset, overflow) = (page - 1).multipliedReportingOverflow(by: size)
+        guard !overflow else { return MessageLogPage(rows: [], page: page, hasMore: false) }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        arguments += [size + 1, (page - 1) * size]
+        arguments += [size + 1, offset]
         let sql = "SELECT * FROM message \(filter) ORDER BY finishedAt DESC, sequence DESC LIMIT ? OFFSET ?"
         let rows = try await access("cannot search") {
             try await database.read { [sql, arguments] db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.row(from:)) }

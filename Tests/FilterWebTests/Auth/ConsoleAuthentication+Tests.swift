@@ -382,6 +382,17 @@ import Testing
         }
     }
 
+    /// The broker reads user names as C strings: a name with a NUL (or any control character)
+    /// must fail without being sent, or "alice@x\0N" would log in as alice@x under a rate-limit
+    /// key of its own for every N. The broker here is unreachable: asking it would be a 503.
+    @Test func aUserNameWithControlCharactersIsRefusedWithoutAskingTheBroker() async throws {
+        let broker = try AMQPURL("amqp://127.0.0.1:1/%2F?connection_timeout=2000")
+        try await withAuthServer(configure: { $0.brokerLogin = broker }) { (client: HTTPTestClient) async throws in
+            #expect(try await client.logIn("carol@example.com\u{0}1", "whatever").status == 401)
+            #expect(try await client.logIn("carol@example.com\n", "whatever").status == 401)
+        }
+    }
+
     @Test func anUnreadablePasswordFileIs503() async throws {
         try await withAuthServer(configure: { $0.adminPasswordFile = "/nonexistent/filterd-admins" }) { (client: HTTPTestClient) async throws in
             #expect(try await client.logIn(admin.name, admin.password).status == 503)

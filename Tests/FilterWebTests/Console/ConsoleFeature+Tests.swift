@@ -279,8 +279,13 @@ import Testing
         try await withConsole { client, _ in
             let crafted = try await client.get("/quarantine?done=anything&id=x", headers: TestIdentity.admin)
             #expect(!crafted.text.contains("id=\"flash\""))
+            // Only ids fill the fixed text: a link with words (or markup) in them shows nothing.
+            let words = try await client.get("/quarantine?done=released&id=Your%20account%20is%20locked&queue=x", headers: TestIdentity.admin)
+            #expect(!words.text.contains("id=\"flash\""))
             let hostile = try await client.get("/quarantine?done=deleted&id=%3Cscript%3E", headers: TestIdentity.admin)
-            #expect(hostile.text.contains("<p id=\"flash\">Deleted &lt;script&gt; from the quarantine.</p>"))
+            #expect(!hostile.text.contains("id=\"flash\""))
+            let real = try await client.get("/quarantine?done=deleted&id=8DtsFDUDpRKhBT8.0", headers: TestIdentity.admin)
+            #expect(real.text.contains("<p id=\"flash\">Deleted 8DtsFDUDpRKhBT8.0 from the quarantine.</p>"))
         }
     }
 }

@@ -1,5 +1,7 @@
 import FilterCore
 import Foundation
+import Hummingbird
+import Synchronization
 import Testing
 
 @testable import FilterWeb
@@ -75,5 +77,64 @@ import Testing
         }
         let text = try await reader.value
         #expect(text.contains("event: status"))
+    }
+
+    @Test func streamsBeyondTheLimitOfOneLoginGet429() async throws {
+        let fixture = try ConsoleFixture()
+        defer { fixture.remove() }
+        let configuration = ConsoleConfiguration(maximumLiveStreamsPerUser: 1)
+        let (opened, signal) = AsyncStream.makeStream(of: Void.self)
+        let (refused, report) = AsyncStream.makeStream(of: Int.self)
+        try await withWebServer(features: fixture.features(configuration)) { client in
+            let port = try #require(client.base.port)
+            let first = Task {
+                try await EventStreamReader.read(port: port, headers: TestIdentity.admin, action: { signal.yield() }, until: { _ in false })
+            }
+            var iterator = opened.makeAsyncIterator()
+            await iterator.next()
+            let second = try await client.get("/live", headers: TestIdentity.admin)
+            report.yield(second.status)
+            #expect(second.headers["retry-after"] == "30")
+            let other = Task {
+                try await EventStreamReader.read(
+                    port: port, headers: TestIdentity.user("alice@example.test"), action: {}, until: { $0.contains("event: status") })
+            }
+            #expect(try await other.value.hasPrefix("HTTP/1.1 200"), "another login has streams of its own")
+            first.cancel()
+        }
+        var statuses = refused.makeAsyncIterator()
+        #expect(await statuses.next() == 429)
+    }
+
+    /// Stands in for the session middleware's liveness check: a switch the test turns off.
+    final class SessionSwitch: WebFeature, RouterMiddleware, Sendable {
+        typealias Context = WebRequestContext
+        let isLive = Mutex(true)
+
+        func addRoutes(to router: Router<WebRequestContext>) { router.add(middleware: self) }
+
+        func handle(
+            _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        ) async throws -> Response {
+            var context = context
+            context.sessionIsLive = { [self] in isLive.withLock { $0 } }
+            return try await next(request, context)
+        }
+    }
+
+    @Test func anOpenStreamEndsWhenTheSessionEnds() async throws {
+        let fixture = try ConsoleFixture()
+        defer { fixture.remove() }
+        let session = SessionSwitch()
+        let configuration = ConsoleConfiguration(statusInterval: .milliseconds(100), keepAliveInterval: .milliseconds(100))
+        try await withWebServer(features: [session] + fixture.features(configuration)) { client in
+            let port = try #require(client.base.port)
+            // Only the server can end the response (its last, empty chunk): it does once the
+            // session is gone (logout).
+            let text = try await EventStreamReader.read(
+                port: port, headers: TestIdentity.admin, action: { session.isLive.withLock { $0 = false } },
+                until: { $0.hasSuffix("\r\n0\r\n\r\n") })
+            #expect(text.contains("event: status"))
+        }
     }
 }
