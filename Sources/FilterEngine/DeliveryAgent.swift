@@ -262,8 +262,17 @@ final class DeliveryAgent: Sendable {
                 client: entry.envelope.client,
                 headerPrefix: headerPrefix,
                 content: body)
-            let result = try await client.send(transaction, logger: logger)
-            return result.recipients.indices.map { Self.outcome(result.finalReply(forRecipientAt: $0)) }
+            let started = ContinuousClock.now
+            let result: TransactionResult
+            do {
+                result = try await client.send(transaction, logger: logger)
+            } catch {
+                FilterMetrics.nextHopTransaction(after: .now - started, failedWith: error, recipients: targets.count)
+                throw error
+            }
+            let replies = result.recipients.indices.map { result.finalReply(forRecipientAt: $0) }
+            FilterMetrics.nextHopTransaction(after: .now - started, replies: replies)
+            return replies.map(Self.outcome)
         } catch let error as SMTPClientError where !error.isTransient {
             let status = error.reply?.enhancedStatus ?? .init(5, 0, 0)
             let diagnostic = error.reply.map(DSNDiagnostic.smtp) ?? .filter(error.description)
