@@ -280,7 +280,8 @@ struct ServerConfigurationFile: Decodable {
         return action
     }
 
-    private static func hostAndPort(_ text: String, key: [String]) throws -> (String, Int) {
+    /// `HOST:PORT` (`[IPV6]:PORT`) as host and port; errors name `key`.
+    static func hostAndPort(_ text: String, key: [String]) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
         else { throw ConfigurationError(key: key, "expected HOST:PORT, got \(text)") }
         var host = String(text[..<colon])
