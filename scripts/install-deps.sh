@@ -30,6 +30,7 @@ readonly PACKAGES=(
     spamc          # spamd's reference client, to compare by hand
     clamav-daemon  # clamd; the clamav processor's tests, with a local signature (no freshclam)
     rspamd         # the rspamd processor's tests
+    curl           # the client monitor's integration test reads /metrics as an operator would
 )
 
 log() {
