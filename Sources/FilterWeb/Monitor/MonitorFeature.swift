@@ -61,7 +61,7 @@ public struct MonitorFeature: WebFeature {
                 status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: MonitorPage.stylesheet)))
         }
-        let group = router.group("/").add(middleware: BasicAuthenticationMiddleware(credentials: credentials, realm: Self.realm))
+        let group = router.group("/").add(middleware: BasicAuthenticationMiddleware(credentials: credentials, realm: Self.realm, owner: owner))
         group.get { _, _ in
             let page = MonitorPage(
                 owner: owner, broker: broker, connection: connection(), snapshot: monitor.snapshot(), now: Date())
@@ -73,12 +73,15 @@ public struct MonitorFeature: WebFeature {
 }
 
 /// Lets a request through only with `Authorization: Basic` and the right user and password
-/// (compared in constant time); otherwise 401 with a Basic challenge. Sets the identity.
+/// (compared in constant time); otherwise 401 with a Basic challenge. Sets the identity: a
+/// user who sees `owner`'s mail.
 struct BasicAuthenticationMiddleware: RouterMiddleware {
     typealias Context = WebRequestContext
 
     let credentials: MonitorFeature.Credentials
     let realm: String
+    /// The owner whose decisions the authenticated user sees.
+    let owner: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let given = Self.basicCredentials(request.headers[.authorization])
@@ -94,7 +97,7 @@ struct BasicAuthenticationMiddleware: RouterMiddleware {
                 body: .init(byteBuffer: ByteBuffer(string: "authentication required\n")))
         }
         var context = context
-        context.identity = WebIdentity(name: given.user, role: .user, owner: nil)
+        context.identity = WebIdentity(name: given.user, role: .user, owner: owner)
         return try await next(request, context)
     }
 
