@@ -18,6 +18,7 @@ extension DeliveryAgent {
             if now.timeIntervalSince(heldSince) >= configuration.filtering.actions(for: owner).maximumHold.timeInterval {
                 let fallback = configuration.filtering.fallbackAction(for: owner)
                 entry.recipients[index].decision = RecipientDecision(action: fallback, source: .maximumHold)
+                FilterMetrics.decided(RecipientDecision(action: fallback, source: .maximumHold))
                 entry.recipients[index].record(.pending, detail: "held for the maximum time; fallback \(fallback)", at: now)
                 logger.notice("Maximum hold reached; applying the fallback action", metadata: [
                     "mail.recipient": "<\(entry.envelope.recipients[index].address)>", "filter.action": "\(fallback)",

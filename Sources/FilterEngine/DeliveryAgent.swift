@@ -265,11 +265,20 @@ final class DeliveryAgent: Sendable {
                 client: entry.envelope.client,
                 headerPrefix: headerPrefix,
                 content: body)
-            let result = try await client.send(transaction, logger: logger)
-            if let reply = result.dataReply ?? result.recipients.indices.first.map(result.finalReply(forRecipientAt:)) {
+            let started = ContinuousClock.now
+            let result: TransactionResult
+            do {
+                result = try await client.send(transaction, logger: logger)
+            } catch {
+                FilterMetrics.nextHopTransaction(after: .now - started, failedWith: error, recipients: targets.count)
+                throw error
+            }
+            let replies = result.recipients.indices.map { result.finalReply(forRecipientAt: $0) }
+            FilterMetrics.nextHopTransaction(after: .now - started, replies: replies)
+            if let reply = result.dataReply ?? replies.first {
                 nextHop?.record(succeeded: reply.isPositive, reply: reply.description, at: Date())
             }
-            return result.recipients.indices.map { Self.outcome(result.finalReply(forRecipientAt: $0)) }
+            return replies.map(Self.outcome)
         } catch let error as SMTPClientError where !error.isTransient {
             nextHop?.record(succeeded: false, reply: error.description, at: Date())
             let status = error.reply?.enhancedStatus ?? .init(5, 0, 0)

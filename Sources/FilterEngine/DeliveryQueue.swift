@@ -30,6 +30,8 @@ actor DeliveryQueue {
     private var deferred: [QueueID: Date] = [:]
     private var waiters: [CheckedContinuation<Item?, Never>] = []
     private var isClosed = false
+    /// The octets of every known message, for the spool size gauges.
+    private var spoolBytes = 0
 
     /// - Parameter maximumContentBytes: How many octets of message bytes to keep at most.
     init(maximumContentBytes: Int = 0) {
@@ -41,7 +43,10 @@ actor DeliveryQueue {
     ///   - entry: The entry.
     ///   - content: The message's bytes, kept for its next attempt if the budget allows.
     func insert(_ entry: SpoolEntry, content: ByteBuffer? = nil) {
-        entries[entry.queueID] = entry
+        if entries.updateValue(entry, forKey: entry.queueID) == nil {
+            spoolBytes += entry.messageSize
+            FilterMetrics.spoolSize(entries: entries.count, bytes: spoolBytes)
+        }
         if let content, contents[entry.queueID] == nil, contentBytes + content.readableBytes <= maximumContentBytes {
             contents[entry.queueID] = content
             contentBytes += content.readableBytes
@@ -66,7 +71,7 @@ actor DeliveryQueue {
     func remove(_ id: QueueID) -> SpoolEntry? {
         deferred[id] = nil
         _ = takeContent(id)
-        return entries.removeValue(forKey: id)
+        return forget(id)
     }
 
     /// Ends a delivery attempt: keeps the message's new state and, with `retryAt`, holds it
@@ -80,7 +85,7 @@ actor DeliveryQueue {
             entries[id] = entry
             if !isClosed { deferred[id] = retryAt }
         } else {
-            entries[id] = nil
+            forget(id)
             deferred[id] = nil
         }
     }
@@ -159,6 +164,15 @@ actor DeliveryQueue {
         } else {
             waiters.removeFirst().resume(returning: Item(entry: entry, content: takeContent(id)))
         }
+    }
+
+    /// Drops a message from ``entries`` and updates the spool size gauges.
+    @discardableResult
+    private func forget(_ id: QueueID) -> SpoolEntry? {
+        guard let entry = entries.removeValue(forKey: id) else { return nil }
+        spoolBytes -= entry.messageSize
+        FilterMetrics.spoolSize(entries: entries.count, bytes: spoolBytes)
+        return entry
     }
 
     private func takeContent(_ id: QueueID) -> ByteBuffer? {

@@ -29,6 +29,7 @@ struct SpoolMessageReceiver: SMTPMessageReceiver {
 
         func commit(envelope: Envelope) async throws {
             let entry = try await writer.commit(envelope: envelope, receivedAt: Date(), prepare: prepare)
+            FilterMetrics.messageAccepted(bytes: entry.messageSize)
             await onCommit(entry, await writer.committedContent)
         }
 

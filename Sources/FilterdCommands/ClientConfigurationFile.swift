@@ -39,15 +39,32 @@ struct ClientSection: Decodable {
     }
 }
 
+/// The `monitor:` section of `filterd client`'s file: the client monitor and its `/metrics`
+/// (docs/monitor.md). Off unless `listen` (or `--monitor`) is given.
+struct MonitorSection: Decodable {
+    /// Where the monitor listens, HOST:PORT.
+    var listen: String?
+    /// A file whose first line is the bearer token `/metrics` requires; none by default.
+    var metricsTokenFile: String?
+    /// How many recent decisions the page shows (default 100).
+    var recent: Int?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case listen, recent
+        case metricsTokenFile = "metrics_token_file"
+    }
+}
+
 /// The YAML configuration file of `filterd client`.
 struct ClientConfigurationFile: Decodable {
     var amqp: String?
     var amqpPasswordFile: String?
     var logLevel: String?
+    var monitor: MonitorSection?
     var client: ClientSection
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case amqp
+        case amqp, monitor
         case amqpPasswordFile = "amqp_password_file"
         case logLevel = "log_level"
     }
@@ -61,6 +78,7 @@ struct ClientConfigurationFile: Decodable {
         amqp = try container.decodeIfPresent(String.self, forKey: .amqp)
         amqpPasswordFile = try container.decodeIfPresent(String.self, forKey: .amqpPasswordFile)
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel)
+        monitor = try container.decodeIfPresent(MonitorSection.self, forKey: .monitor)
         client = try ClientSection(from: decoder)
     }
 

@@ -3,6 +3,7 @@ import FilterCore
 import FilterEngine
 import FilterProcessors
 import FilterQueue
+import FilterWeb
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -64,6 +65,7 @@ struct ServerCommand: AsyncParsableCommand {
         let brokerURL = try file.amqp.map { try BrokerURL.resolve($0, passwordFile: amqpPasswordFile ?? file.amqpPasswordFile) }
         let console = try file.makeConsoleSettings(server: configuration, broker: brokerURL)
         let logger = try Self.bootstrapLogging(level: file.resolvedLogLevel(), label: "filterd.server")
+        FilterMetricsSystem.bootstrap()
         var transport: (any FilterTransport)?
         if let brokerURL {
             let broker = RabbitMQTransport(url: brokerURL, logger: logger)
@@ -135,8 +137,15 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .long, help: "Serve the client monitor and /metrics at HOST:PORT (default: off).")
+    var monitor: String?
+
     func run() async throws {
         var file = try config.map(ClientConfigurationFile.load) ?? ClientConfigurationFile()
+        if let monitor {
+            file.monitor = file.monitor ?? MonitorSection()
+            file.monitor?.listen = monitor
+        }
         file.amqp = amqp ?? file.amqp
         file.amqpPasswordFile = amqpPasswordFile ?? file.amqpPasswordFile
         file.client.address = address ?? file.client.address
@@ -145,11 +154,15 @@ struct ClientCommand: AsyncParsableCommand {
         guard let url = file.amqp else { throw ConfigurationError("amqp: the broker URL is missing (--amqp)") }
         let (configuration, pipeline) = try file.client.makeConfiguration(owners: OwnerResolver(), key: "client")
         let logger = ServerCommand.bootstrapLogging(level: try YAMLFile.logLevel(file.logLevel), label: "filterd.client")
+        let registry = FilterMetricsSystem.bootstrap()
         let transport = RabbitMQTransport(url: try BrokerURL.resolve(url, passwordFile: file.amqpPasswordFile), logger: logger)
+        let monitorListener = try file.monitor?.makeMonitor(
+            transport: transport, owner: configuration.owner, registry: registry, logger: logger)
         try await transport.connect()
-        let client = FilterClient(transport: transport, pipeline: pipeline, configuration: configuration, logger: logger)
+        let client = FilterClient(
+            transport: transport, pipeline: pipeline, configuration: configuration, logger: logger, observer: monitorListener?.observer)
         logger.info("Answering requests", metadata: ["filter.owner": "\(configuration.owner)", "broker": "\(transport.url)"])
-        try await ServerCommand.runUntilSignalled([client], logger: logger)
+        try await ServerCommand.runUntilSignalled([client] + (monitorListener.map { [$0.server] } ?? []), logger: logger)
         await transport.shutdown()
     }
 }
@@ -174,6 +187,7 @@ struct AllInOneCommand: AsyncParsableCommand {
             return EmbeddedFilter.Client(configuration: client, pipeline: pipeline)
         }
         let logger = ServerCommand.bootstrapLogging(level: try file.resolvedLogLevel(), label: "filterd")
+        FilterMetricsSystem.bootstrap()
         let messageLog = try console?.openMessageLog(server: configuration, logger: logger)
         let filter = try EmbeddedFilter(
             server: configuration, clients: clients, observers: messageLog.map { [$0] } ?? [], logger: logger)

@@ -77,7 +77,8 @@ extension ClientSection {
 }
 
 extension ClientConfigurationFile {
-    static let schema = ConfigurationSchema.section(CodingKeys.self).merging(ClientSection.schema)
+    static let schema = ConfigurationSchema.section(CodingKeys.self, ["monitor": .section(MonitorSection.CodingKeys.self)])
+        .merging(ClientSection.schema)
 }
 
 extension ServerConfigurationFile {

@@ -15,6 +15,8 @@ struct ConsoleSettings {
     var authentication: ConsoleAuthConfiguration
     /// The send API, when `send_api.enabled` is true.
     var sendAPI: SendAPIConfiguration?
+    /// The bearer token `/metrics` requires (`metrics_token_file`); open without one.
+    var metricsToken: String?
 
     /// Opens the message log, the observer the server must be created with.
     func openMessageLog(server: FilterServerConfiguration, logger: Logger) throws -> MessageLog {
@@ -22,12 +24,13 @@ struct ConsoleSettings {
     }
 
     /// The features of the listener, in the order their routes are added: login (with the
-    /// session middleware in front of every route), the console pages, the send API.
+    /// session middleware in front of every route), the console pages, `/metrics`, the send API.
     /// - Throws: ``SendAPIError`` when the send API's key or secret file cannot be read.
     func features(server: FilterServer, messageLog: MessageLog, logger: Logger) throws -> [any WebFeature] {
         var features: [any WebFeature] = [
             ConsoleAuthentication(configuration: authentication, logger: logger),
             ConsoleFeature(server: server, messageLog: messageLog, logger: logger),
+            MetricsFeature(registry: FilterMetricsSystem.bootstrap(), bearerToken: metricsToken),
         ]
         if let sendAPI {
             features.append(try SendAPIFeature(configuration: sendAPI, logger: logger))

@@ -98,13 +98,14 @@ struct ServerConfigurationFile: Decodable {
         var loginFailuresPerUser: Int?
         var loginWindow: Double?
         var trustedOrigins: [String]?
+        var metricsTokenFile: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case listen, messageLog = "message_log", messageLogRetention = "message_log_retention"
             case adminsFile = "admins_file", usersFile = "users_file", brokerLogin = "broker_login"
             case cookieSecure = "cookie_secure", idleTimeout = "idle_timeout", sessionLifetime = "session_lifetime"
             case loginFailuresPerAddress = "login_failures_per_address", loginFailuresPerUser = "login_failures_per_user"
-            case loginWindow = "login_window", trustedOrigins = "trusted_origins"
+            case loginWindow = "login_window", trustedOrigins = "trusted_origins", metricsTokenFile = "metrics_token_file"
         }
     }
 
@@ -290,10 +291,16 @@ struct ServerConfigurationFile: Decodable {
             if let value = web.messageLogRetention {
                 messageLog.retention = try Self.seconds(value, ["web", "message_log_retention"])
             }
+            let metricsToken: String?
+            do {
+                metricsToken = try web.metricsTokenFile.map(AMQPURL.readPasswordFile)
+            } catch {
+                throw ConfigurationError(key: ["web", "metrics_token_file"], "\(error)")
+            }
             return ConsoleSettings(
                 listener: listener, messageLog: messageLog,
                 authentication: try web.makeAuthentication(listener: listener, owners: server.filtering.owners, broker: broker),
-                sendAPI: sendAPI)
+                sendAPI: sendAPI, metricsToken: metricsToken)
         } catch let error as ConfigurationError {
             guard let source else { throw error }
             throw YAMLFile.located(error, path: source.path, yaml: source.yaml)
@@ -346,6 +353,7 @@ struct ServerConfigurationFile: Decodable {
         return action
     }
 
+    /// `HOST:PORT` (`[IPV6]:PORT`) as host and port; errors name `key`.
     static func hostAndPort(_ text: String, key: [String]) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
         else { throw ConfigurationError(key: key, "expected HOST:PORT, got \(text)") }

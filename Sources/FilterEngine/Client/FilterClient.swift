@@ -23,6 +23,38 @@ public struct FilterClientConfiguration: Sendable, Hashable {
     }
 }
 
+/// One request a ``FilterClient`` answered: what a monitor shows.
+public struct ClientAnswer: Sendable, Hashable {
+    /// When the decision was made.
+    public var decidedAt: Date
+    /// The request's metadata; `nil` when it could not be read (the fallback was answered).
+    public var request: FilterRequestMetadata?
+    /// The message's `Subject` field as the pipeline saw it, if it has one.
+    public var subject: String?
+    /// The reply: action, reason and each processor's trace.
+    public var reply: FilterReply
+    /// How long the pipeline ran; `nil` when it did not run.
+    public var pipelineDuration: Duration?
+
+    /// Creates an answer record.
+    public init(
+        decidedAt: Date, request: FilterRequestMetadata?, subject: String?, reply: FilterReply, pipelineDuration: Duration?
+    ) {
+        self.decidedAt = decidedAt
+        self.request = request
+        self.subject = subject
+        self.reply = reply
+        self.pipelineDuration = pipelineDuration
+    }
+}
+
+/// Hears of every request a ``FilterClient`` decides (a monitor, statistics). Called once per
+/// decision, before the reply is published; it must return quickly.
+public protocol FilterClientObserver: Sendable {
+    /// The client decided `answer`.
+    func clientDecided(_ answer: ClientAnswer)
+}
+
 /// A user's filter client (DESIGN.md, flow step 5 seen from the other side): it takes the
 /// owner's requests from the transport, runs the pipeline and answers each, and the transport
 /// acknowledges a request only once its reply is confirmed.
@@ -35,13 +67,19 @@ public final class FilterClient: Service, Sendable {
     private let pipeline: Pipeline
     private let configuration: FilterClientConfiguration
     private let logger: Logger
+    private let observer: (any FilterClientObserver)?
 
     /// Creates a client.
-    public init(transport: any FilterTransport, pipeline: Pipeline, configuration: FilterClientConfiguration, logger: Logger) {
+    /// - Parameter observer: Told of every decision (the client monitor); `nil` for nobody.
+    public init(
+        transport: any FilterTransport, pipeline: Pipeline, configuration: FilterClientConfiguration, logger: Logger,
+        observer: (any FilterClientObserver)? = nil
+    ) {
         self.transport = transport
         self.pipeline = pipeline
         self.configuration = configuration
         self.logger = logger
+        self.observer = observer
     }
 
     /// Answers requests until the transport shuts down or graceful shutdown begins. Graceful
@@ -80,7 +118,10 @@ public final class FilterClient: Service, Sendable {
             }
             return
         }
-        let reply = await decide(request, id: id, logger: logger)
+        let answer = await decide(request, id: id, logger: logger)
+        let reply = answer.reply
+        FilterMetrics.clientAnswered(action: reply.action, pipelineDuration: answer.pipelineDuration)
+        observer?.clientDecided(answer)
         let body: [UInt8]
         do {
             body = try reply.wireJSON()
@@ -97,7 +138,7 @@ public final class FilterClient: Service, Sendable {
         }
     }
 
-    private func decide(_ request: DeliveredRequest, id: String, logger: Logger) async -> FilterReply {
+    private func decide(_ request: DeliveredRequest, id: String, logger: Logger) async -> ClientAnswer {
         let metadata: FilterRequestMetadata
         do {
             guard let text = request.metadata else {
@@ -106,12 +147,18 @@ public final class FilterClient: Service, Sendable {
             metadata = try FilterRequestMetadata(wireJSON: text)
         } catch {
             logger.warning("Unreadable request metadata; answering with the fallback action", metadata: ["error": "\(error)"])
-            return FilterReply(id: id, action: configuration.fallbackAction, reason: "unreadable request")
+            let reply = FilterReply(id: id, action: configuration.fallbackAction, reason: "unreadable request")
+            return ClientAnswer(decidedAt: Date(), request: nil, subject: nil, reply: reply, pipelineDuration: nil)
         }
-        let result = await pipeline.run(ProcessorRequest(metadata: metadata, rawMessage: request.body))
+        let processorRequest = ProcessorRequest(metadata: metadata, rawMessage: request.body)
+        let started = ContinuousClock.now
+        let result = await pipeline.run(processorRequest)
+        let duration = ContinuousClock.now - started
         for failure in result.failures {
             logger.warning("A processor failed; its step's on_error applied", metadata: ["error": "\(failure)"])
         }
-        return result.reply(id: id)
+        return ClientAnswer(
+            decidedAt: Date(), request: metadata, subject: processorRequest.message.subject, reply: result.reply(id: id),
+            pipelineDuration: duration)
     }
 }

@@ -173,6 +173,7 @@ actor DecisionCoordinator {
     private func expire(_ id: String) {
         guard let owner = outstanding[id]?.owner else { return }
         logger.notice("No reply before the deadline; applying the fallback action", metadata: ["filter.request.id": "\(id)"])
+        FilterMetrics.deadlineFallback()
         conclude(id, with: RecipientDecision(action: configuration.fallbackAction(for: owner), source: .deadline), as: .expired)
     }
 
@@ -214,6 +215,7 @@ actor DecisionCoordinator {
 
     private func reject(_ received: ReceivedReply, _ reason: RejectedReplyReason) {
         rejectedReplies[reason, default: 0] += 1
+        FilterMetrics.replyRejected(reason)
         logger.warning("Rejected a reply", metadata: [
             "reason": "\(reason)",
             "filter.request.id": "\(received.correlationID ?? "-")",

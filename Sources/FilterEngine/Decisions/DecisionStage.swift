@@ -55,6 +55,7 @@ struct DecisionStage: Sendable {
             }
             for await (index, decision) in group {
                 decided.recipients[index].decision = decision
+                FilterMetrics.decided(decision)
                 decided.recipients[index].updatedAt = now
             }
         }

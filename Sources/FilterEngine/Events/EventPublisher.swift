@@ -114,12 +114,14 @@ final class EventPublisher: OutcomeObserver {
                 $0.statistics.pending -= 1
                 $0.statistics.published += 1
             }
+            FilterMetrics.event("published")
         } catch {
             let failed = state.withLockedValue { state in
                 state.statistics.pending -= 1
                 state.statistics.failed += 1
                 return state.statistics.failed
             }
+            FilterMetrics.event("failed")
             if Self.isWorthLogging(failed) {
                 logger.warning(
                     "Outcome event not published",
@@ -136,6 +138,7 @@ final class EventPublisher: OutcomeObserver {
             state.statistics.dropped += 1
             return state.statistics.dropped
         }
+        FilterMetrics.event("dropped")
         if Self.isWorthLogging(dropped) {
             logger.warning(
                 "Outcome event dropped: \(reason)",

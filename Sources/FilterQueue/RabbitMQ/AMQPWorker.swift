@@ -1,6 +1,7 @@
 import FilterCore
 import Foundation
 import Logging
+import Metrics
 
 /// One broker connection and the dedicated thread that owns it (docs/transport.md).
 ///
@@ -86,6 +87,8 @@ final class AMQPWorker: @unchecked Sendable {
     private let configuration: RabbitMQTransport.Configuration
     private let logger: Logger
     private let wakeup: Wakeup
+    /// Where this connection's state is published for monitoring.
+    private let states: BrokerConnectionStates
 
     private let lock = NSLock()
     private var commands: [Command] = []  // lock
@@ -102,8 +105,11 @@ final class AMQPWorker: @unchecked Sendable {
     private var nextConsumerID: UInt64 = 1  // thread
     private var nextSession: UInt64 = 1  // thread
 
-    init(role: Role, url: AMQPURL, configuration: RabbitMQTransport.Configuration, logger: Logger) throws(TransportError) {
+    init(
+        role: Role, url: AMQPURL, configuration: RabbitMQTransport.Configuration, states: BrokerConnectionStates, logger: Logger
+    ) throws(TransportError) {
         self.role = role
+        self.states = states
         self.url = url
         self.configuration = configuration
         var logger = logger
@@ -314,6 +320,7 @@ final class AMQPWorker: @unchecked Sendable {
             do throws(TransportError) {
                 try connect()
                 logger.info("reconnected to the broker", metadata: ["amqp.url": "\(url)"])
+                Counter(label: "filterd_broker_reconnects_total", dimensions: [("connection", role.rawValue)]).increment()
                 failures = 0
             } catch where error.code == .authenticationFailed || error.code == .accessRefused || error.code == .invalidURL {
                 end(error)
@@ -383,6 +390,7 @@ final class AMQPWorker: @unchecked Sendable {
             lose(error)
             throw error
         }
+        states.record(role, .connected)
     }
 
     /// Forgets a broken connection: unconfirmed publishes go back to the outbox (to be sent
@@ -391,6 +399,7 @@ final class AMQPWorker: @unchecked Sendable {
         guard connection != nil else { return }
         connection = nil
         logger.info("lost the broker connection", metadata: ["amqp.url": "\(url)", "error": "\(error)"])
+        states.record(role, .reconnecting, error: "\(error)")
         for publish in unconfirmed { publish.returned = false }
         outbox = unconfirmed.filter(\.isWaiting) + outbox
         unconfirmed.removeAll()
@@ -401,6 +410,7 @@ final class AMQPWorker: @unchecked Sendable {
     /// normally on shutdown), closes the connection and wakes `stop()`.
     private func end(_ error: TransportError?) {
         let failure = error ?? TransportError(.closed, "the transport was shut down")
+        states.record(role, .closed, error: error.map { "\($0)" })
         let (leftover, waiters) = lock.withLock {
             terminalError = failure
             exited = true

@@ -63,6 +63,10 @@ public actor RabbitMQTransport: FilterTransport {
     private var workers: [AMQPWorker.Role: AMQPWorker] = [:]
     private var starting: [AMQPWorker.Role: Task<AMQPWorker, any Error>] = [:]
     private var isShutDown = false
+    private nonisolated let connectionStates = BrokerConnectionStates()
+
+    /// Whether the transport is connected to the broker, and since when (for monitoring).
+    public nonisolated var connectionState: BrokerConnectionState { connectionStates.combined }
 
     /// Creates a transport; it connects when first used (or on ``connect()``).
     /// - Parameters:
@@ -328,7 +332,8 @@ public actor RabbitMQTransport: FilterTransport {
         if let pending = starting[role] {
             task = pending
         } else {
-            let worker = try AMQPWorker(role: role, url: url, configuration: configuration, logger: logger)
+            let worker = try AMQPWorker(
+                role: role, url: url, configuration: configuration, states: connectionStates, logger: logger)
             task = Task {
                 try await worker.start()
                 return worker

@@ -1,6 +1,7 @@
 import FilterCore
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -141,6 +142,10 @@ public final class SMTPServer: Sendable {
             return (state.nextSessionNumber, admitted, state.isShuttingDown)
         }
         defer { state.withLockedValue { _ = $0.sessions.removeValue(forKey: key) } }
+        Counter(label: "filterd_smtp_sessions_total").increment()
+        let activeSessions = Meter(label: "filterd_smtp_sessions_active")
+        activeSessions.increment()
+        defer { activeSessions.decrement() }
         var logger = self.logger
         logger[metadataKey: "smtp.session.id"] = "\(admission.number)"
         let peer = channel.remoteAddress

@@ -1,6 +1,7 @@
 import FilterCore
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 
 /// Runs one SMTP session: frames input, feeds the state machine and performs its actions.
@@ -125,6 +126,7 @@ struct SMTPSession {
             case .abortMessage(let reply):
                 await discardOpenMessage(reason: "\(reply)")
                 logger.info("Message refused", metadata: ["smtp.reply": "\(reply)"])
+                Self.countRejected(reply)
                 writer.append(reply)
                 try await endMessagePhase()
             case .commitMessage(let envelope):
@@ -169,8 +171,15 @@ struct SMTPSession {
         } catch {
             logger.error("Spool commit failed", metadata: ["mail.queue.id": "\(message.queueID)", "error": "\(error)"])
             await message.discard()
-            return machine.messageCommitFailed()
+            let action = machine.messageCommitFailed()
+            if case .sendReply(let reply) = action { Self.countRejected(reply) }
+            return action
         }
+    }
+
+    /// Counts a message refused at the end of DATA, by reply code (a small, fixed set).
+    private static func countRejected(_ reply: SMTPReply) {
+        Counter(label: "filterd_messages_rejected_total", dimensions: [("code", "\(reply.code)")]).increment()
     }
 
     private mutating func endMessagePhase() async throws {

@@ -30,10 +30,12 @@ final class FilterClientProcess: Sendable {
     ///   - credentials: The owner's broker user (from `BrokerNode.addUser`).
     ///   - block: Senders (`@domain` or addresses) its `sender-list` denies.
     ///   - prefetch: `--prefetch`, if given.
+    ///   - monitorPort: `--monitor 127.0.0.1:PORT` (the client monitor and `/metrics`), if given.
     /// - Returns: The running client.
     /// - Throws: `HarnessError` if it does not consume in time (with its log).
     static func swift(
-        broker: BrokerNode, credentials: BrokerNode.Credentials, block: [String], prefetch: Int? = nil
+        broker: BrokerNode, credentials: BrokerNode.Credentials, block: [String], prefetch: Int? = nil,
+        monitorPort: UInt16? = nil
     ) async throws -> FilterClientProcess {
         let root = try Repository.makeTemporaryDirectory(prefix: "filterd-client")
         let configuration = root.appendingPathComponent("client.yaml")
@@ -55,6 +57,7 @@ final class FilterClientProcess: Sendable {
                 "--config", configuration.path,
                 "--log-level", "debug",
             ] + (prefetch.map { ["--prefetch", String($0)] } ?? [])
+                + (monitorPort.map { ["--monitor", "127.0.0.1:\($0)"] } ?? [])
         )
         return try await started(
             FilterClientProcess(owner: credentials.user, process: process, root: root), broker: broker)

@@ -1,0 +1,42 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// One HTTP/1.1 request over a plain NIO connection, for the answers `HTTPTestClient` cannot
+/// see: Foundation's URLSession on Linux never completes a request answered 401 with a
+/// `WWW-Authenticate: Basic` challenge when it has no credential to offer
+/// (swift-corelibs-foundation issue 5456), so the monitor's challenges are read here.
+enum RawHTTPRequest {
+    /// What came back: the status code, header fields (names lower-cased) and the body.
+    struct Answer {
+        var status: Int
+        var headers: [String: String]
+        var body: String
+    }
+
+    /// `GET path` on `127.0.0.1:port` with `headers`, reading until the server closes.
+    static func get(port: Int, _ path: String, headers: [String: String] = [:]) async throws -> Answer {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        var text = ""
+        try await channel.executeThenClose { inbound, outbound in
+            var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+            for (name, value) in headers { request += "\(name): \(value)\r\n" }
+            try await outbound.write(ByteBuffer(string: request + "\r\n"))
+            for try await chunk in inbound { text += String(buffer: chunk) }
+        }
+        let parts = text.components(separatedBy: "\r\n\r\n")
+        let lines = parts[0].components(separatedBy: "\r\n")
+        let status = lines.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        var fields: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return Answer(status: status, headers: fields, body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+}
