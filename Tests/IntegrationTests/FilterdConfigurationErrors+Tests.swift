@@ -40,6 +40,11 @@ struct FilterdConfigurationErrorsTests {
         ("web:\n  login_failures_per_user: -1\n", "FILE:2: web.login_failures_per_user: must be 0 (no limit) or more"),
         ("send_api:\n  enabled: true\n  keys_file: /etc/filterd/api-keys\n",
          "FILE:2: send_api.enabled: the send API runs on the web listener: add a web: section or --web"),
+        ("web:\n  listen: 127.0.0.1:0\nsend_api:\n  enabled: true\n  keys_file: /etc/filterd/api-keys\n  rate_limit: 0\n",
+         "FILE:6: send_api.rate_limit: "),
+        ("web:\n  listen: 127.0.0.1:0\nsend_api:\n  enabled: true\n",
+         "FILE:3: send_api: the send API is enabled but neither keys_file nor jwt_secret_file says who may send"),
+        ("web:\n  metrics_token_file: /nonexistent/filterd-metrics-token\n", "FILE:2: web.metrics_token_file: "),
         ("web:\n  message_log_retention: 0\n", "FILE:2: web.message_log_retention: must be a positive number of seconds"),
     ])
     func theServerNamesFileLineAndKey(yaml: String, expected: String) async throws {
@@ -70,5 +75,18 @@ struct FilterdConfigurationErrorsTests {
             """
         let message = try await refusal("client", yaml: yaml)
         #expect(message.contains(#"FILE:3: pipeline: pipeline entry 1: rule "typo": unknown key contians"#), "\(message)")
+    }
+
+    @Test func theClientMonitorSectionIsChecked() async throws {
+        let yaml = """
+            amqp: amqp://alice%40example.com@127.0.0.1:1/%2F
+            address: alice@example.com
+            monitor:
+              listen: nohost
+            """
+        let message = try await refusal("client", yaml: yaml)
+        #expect(message.contains("monitor.listen: expected HOST:PORT, got nohost"), "\(message)")
+        let typo = try await refusal("client", yaml: yaml.replacingOccurrences(of: "listen: nohost", with: "lisen: 127.0.0.1:1"))
+        #expect(typo.contains("FILE:4: monitor.lisen: unknown key"), "\(typo)")
     }
 }
