@@ -7,6 +7,8 @@
 # Defaults: .build/release/filterd, 3000 messages, 4096 octets; 20 smtp-source sessions
 # through filterd (fresh spool under .build/bench) to smtp-sink (dumps in /dev/shm). Prints
 # one line: messages, user and system seconds, CPU per message, end-to-end and accept rates.
+# BENCH_EXTRA_CONFIG: more lines for filterd's configuration file, e.g. to compare a run with
+# the web console on: BENCH_EXTRA_CONFIG=$'web:\n  listen: 127.0.0.1:0\n'.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -28,7 +30,7 @@ sink_port=$(python3 scripts/bench/freeport.py)
 filter_port=$(python3 scripts/bench/freeport.py)
 smtp-sink -u nobody -d "$dumps/m." "127.0.0.1:$sink_port" 256 &
 pids+=($!)
-printf 'log_level: warning\n' >"$work/filterd.yaml"
+printf 'log_level: warning\n%s' "${BENCH_EXTRA_CONFIG:-}" >"$work/filterd.yaml"
 "$filterd" server --listen "127.0.0.1:$filter_port" --next-hop "127.0.0.1:$sink_port" --spool "$work/spool" \
     --hostname bench.example.test --config "$work/filterd.yaml" 2>>"$work/filterd.log" &
 filterd_pid=$!

@@ -13,11 +13,13 @@ import Synchronization
 ///
 /// As an ``OutcomeObserver`` it is called by delivery before the spool entry is removed, so it
 /// reads the message's `Subject` from the spool file then (at most
-/// ``MessageLogConfiguration/maximumHeaderBytes``) and inserts the row. Both run off the
-/// cooperative pool (the spool's thread pool, GRDB's writer queue) and take well under a
-/// millisecond for ordinary mail. A failure is logged and costs the row, never the mail. An
-/// outcome repeated after a crash (same request id) is recorded once. As a `Service` it deletes
-/// expired rows every ``MessageLogConfiguration/pruneInterval``.
+/// ``MessageLogConfiguration/maximumHeaderBytes``, on the spool's thread pool) and queues the
+/// row. Queued rows are written behind delivery, in one transaction per batch, by a task that
+/// runs while rows wait: delivery never waits for SQLite, and a busy server writes many rows
+/// per transaction. A failure is logged and costs rows, never mail; so does a full queue
+/// (``MessageLogConfiguration/maximumPendingRows``). An outcome repeated after a crash (same
+/// request id) is recorded once. As a `Service` it deletes expired rows every
+/// ``MessageLogConfiguration/pruneInterval`` and writes what is queued before it stops.
 public final class MessageLog: OutcomeObserver, Service, Sendable {
     /// The settings.
     public let configuration: MessageLogConfiguration
@@ -30,6 +32,8 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
     /// The subject of the message whose recipients are being recorded, so a message with many
     /// recipients is read once.
     private let lastSubject = Mutex<(queueID: QueueID, subject: String?)?>(nil)
+    /// Rows waiting to be written, and the task writing them while there are any.
+    private let pending = Mutex<(rows: [MessageLogRow], writer: Task<Void, Never>?, dropped: Int)>(([], nil, 0))
 
     /// Opens (creating if needed) the log of a server.
     /// - Parameters:
@@ -44,6 +48,10 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
         self.spool = try Spool(configuration: SpoolConfiguration(directory: server.spoolDirectory))
         var options = Configuration()
         options.busyMode = .timeout(10)
+        // The log is a record of what happened to mail, not the mail: WAL with NORMAL syncs
+        // only at checkpoints, so recording an outcome costs no fsync on the delivery path. A
+        // power failure may lose the last rows, never the database's consistency.
+        options.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         do {
             database = try DatabasePool(path: configuration.path, configuration: options)
             try Self.migrator.migrate(database)
@@ -63,40 +71,94 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
             sender: event.sender, recipient: event.recipient, owner: event.owner, subject: await subject(of: entry),
             action: event.action, source: event.source.rawValue, state: event.state, reason: event.reason,
             detail: event.detail, score: reply?.score, tags: reply?.tags ?? [], processors: reply?.processors ?? [])
-        do {
-            try await insert(row)
-        } catch {
-            logger.warning("Outcome not recorded in the message log", metadata: ["mail.queue.id": "\(row.queueID)", "error": "\(error)"])
+        enqueue(row)
+    }
+
+    /// Queues `row` for the writer, starting it when none runs; drops the row (logging every
+    /// thousandth drop) when ``MessageLogConfiguration/maximumPendingRows`` are waiting.
+    private func enqueue(_ row: MessageLogRow) {
+        let dropped: Int? = pending.withLock { pending in
+            guard pending.rows.count < configuration.maximumPendingRows else {
+                pending.dropped += 1
+                return pending.dropped
+            }
+            pending.rows.append(row)
+            if pending.writer == nil { pending.writer = Task { await self.writePending() } }
+            return nil
+        }
+        if let dropped, dropped % 1000 == 1 {
+            logger.warning(
+                "Message log queue full; outcomes not recorded",
+                metadata: ["mail.queue.id": "\(row.queueID)", "messagelog.dropped": "\(dropped)"])
         }
     }
 
-    /// Inserts `row` and hands it to the live streams; returns it with its sequence number, or
-    /// `nil` when its event id is already recorded.
+    /// Writes queued rows, a batch per transaction, until none wait; each batch gathers for
+    /// ``MessageLogConfiguration/batchDelay`` first, so a busy server writes many rows at once.
+    private func writePending() async {
+        while true {
+            try? await Task.sleep(for: configuration.batchDelay)
+            let batch: [MessageLogRow] = pending.withLock { pending in
+                let rows = pending.rows
+                pending.rows = []
+                if rows.isEmpty { pending.writer = nil }
+                return rows
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try await insert(batch)
+            } catch {
+                logger.warning(
+                    "Outcomes not recorded in the message log",
+                    metadata: ["mail.queue.id": "\(batch[0].queueID)", "messagelog.rows": "\(batch.count)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Waits until every row queued so far is written (or failed to be).
+    public func flush() async {
+        while let writer = pending.withLock({ $0.writer }) {
+            await writer.value
+        }
+    }
+
+    /// Inserts `row` at once and hands it to the live streams; returns it with its sequence
+    /// number, or `nil` when its event id is already recorded.
     @discardableResult
     func insert(_ row: MessageLogRow) async throws -> MessageLogRow? {
-        let tags = try Self.json(row.tags)
-        let processors = try Self.json(row.processors)
+        try await insert([row]).first
+    }
+
+    /// Inserts `rows` in one transaction and hands the new ones to the live streams; returns
+    /// them with their sequence numbers (rows whose event id is already recorded are left out).
+    @discardableResult
+    private func insert(_ rows: [MessageLogRow]) async throws -> [MessageLogRow] {
+        let encoded = try rows.map { row in (row, try Self.json(row.tags), try Self.json(row.processors)) }
         let inserted = try await access("cannot record an outcome") {
-            try await database.write { db -> MessageLogRow? in
-                try db.execute(
-                    sql: """
-                        INSERT INTO message (eventID, queueID, receivedAt, finishedAt, sender, recipient, owner, subject,
-                            action, source, state, reason, detail, score, tags, processors)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(eventID) DO NOTHING
-                        """,
-                    arguments: [
-                        row.eventID, row.queueID, row.receivedAt.timeIntervalSince1970, row.finishedAt.timeIntervalSince1970,
-                        row.sender, row.recipient, row.owner, row.subject, row.action.rawValue, row.source, row.state,
-                        row.reason, row.detail, row.score, tags, processors,
-                    ])
-                guard db.changesCount > 0 else { return nil }
-                var inserted = row
-                inserted.sequence = db.lastInsertedRowID
+            try await database.write { db -> [MessageLogRow] in
+                var inserted: [MessageLogRow] = []
+                for (row, tags, processors) in encoded {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO message (eventID, queueID, receivedAt, finishedAt, sender, recipient, owner, subject,
+                                action, source, state, reason, detail, score, tags, processors)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT(eventID) DO NOTHING
+                            """,
+                        arguments: [
+                            row.eventID, row.queueID, row.receivedAt.timeIntervalSince1970, row.finishedAt.timeIntervalSince1970,
+                            row.sender, row.recipient, row.owner, row.subject, row.action.rawValue, row.source, row.state,
+                            row.reason, row.detail, row.score, tags, processors,
+                        ])
+                    guard db.changesCount > 0 else { continue }
+                    var recorded = row
+                    recorded.sequence = db.lastInsertedRowID
+                    inserted.append(recorded)
+                }
                 return inserted
             }
         }
-        if let inserted { publish(inserted) }
+        inserted.forEach(publish)
         return inserted
     }
 
@@ -250,6 +312,7 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
                 try? await Task.sleep(for: self.configuration.pruneInterval)
             }
         }
+        await flush()
         subscribers.withLock { subscribers in
             for continuation in subscribers.values { continuation.finish() }
         }

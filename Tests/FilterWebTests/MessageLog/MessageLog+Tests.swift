@@ -105,6 +105,50 @@ private struct Decider: Processor {
         }
     }
 
+    /// A delivered message to `count` recipients, as delivery hands it to its observers (its
+    /// spool file does not exist: the subject is then recorded as missing).
+    private func deliveredEntry(recipients count: Int) -> SpoolEntry {
+        let addresses = (0..<count).map { "user\($0)@example.test" }
+        return SpoolEntry(
+            queueID: QueueID.generate(), envelope: Envelope(mailFrom: "sender@example.test", recipients: addresses.map { EnvelopeRecipient(address: $0) }),
+            receivedAt: Date(), messageSize: 100,
+            recipients: addresses.map { _ in RecipientDelivery(state: .delivered, detail: "250 2.0.0 Ok", updatedAt: Date()) })
+    }
+
+    private func openLog(_ configure: (inout MessageLogConfiguration) -> Void = { _ in }) throws -> (MessageLog, String) {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("filterd-messagelog-\(UUID())").path
+        var server = FilterServerConfiguration(hostname: "filter.test")
+        server.spoolDirectory = spool
+        var configuration = MessageLogConfiguration(path: spool + "/messages.sqlite")
+        configure(&configuration)
+        return (try MessageLog(configuration: configuration, server: server, logger: logger), spool)
+    }
+
+    @Test func outcomesAreWrittenBehindDelivery() async throws {
+        let (log, spool) = try openLog()
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let entry = deliveredEntry(recipients: 300)
+        for index in entry.recipients.indices {
+            await log.recipientFinished(entry, at: index)
+        }
+        await log.flush()
+        let page = try await log.search(MessageLogQuery(pageSize: 1000))
+        #expect(page.rows.count == 300)
+        #expect(Set(page.rows.map(\.recipient)).count == 300)
+        #expect(page.rows.allSatisfy { $0.state == "delivered" && $0.subject == nil })
+    }
+
+    @Test func aFullQueueDropsRowsNeverHoldsDelivery() async throws {
+        let (log, spool) = try openLog { $0.maximumPendingRows = 0 }
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let entry = deliveredEntry(recipients: 3)
+        for index in entry.recipients.indices {
+            await log.recipientFinished(entry, at: index)
+        }
+        await log.flush()
+        #expect(try await log.search(MessageLogQuery()).rows.isEmpty)
+    }
+
     private func withLog(_ body: (MessageLog) async throws -> Void) async throws {
         let fixture = try ConsoleFixture()
         defer { fixture.remove() }
