@@ -87,7 +87,7 @@ struct ServerCommand: AsyncParsableCommand {
             configuration: configuration, transport: transport, observers: messageLog.map { [$0] } ?? [], logger: logger)
         var services: [any Service] = [server]
         if let console, let messageLog {
-            services += try console.services(server: server, messageLog: messageLog, logger: logger)
+            services = try console.services(around: server, server: server, messageLog: messageLog, logger: logger)
         }
         try await Self.runUntilSignalled(services, logger: logger)
     }
@@ -193,7 +193,7 @@ struct AllInOneCommand: AsyncParsableCommand {
             server: configuration, clients: clients, observers: messageLog.map { [$0] } ?? [], logger: logger)
         var services: [any Service] = [filter]
         if let console, let messageLog {
-            services += try console.services(server: filter.server, messageLog: messageLog, logger: logger)
+            services = try console.services(around: filter, server: filter.server, messageLog: messageLog, logger: logger)
         }
         try await ServerCommand.runUntilSignalled(services, logger: logger)
     }

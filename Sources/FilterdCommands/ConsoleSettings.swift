@@ -38,10 +38,17 @@ struct ConsoleSettings {
         return features
     }
 
-    /// The services to run after the server: the message log's pruning, then the listener
-    /// (stopped first at shutdown, as a service group stops in reverse order).
+    /// The services to run, in order: the message log, then `running` (the server or the
+    /// embedded filter, whose console this is), then the listener. A service group stops them in
+    /// reverse order, so the listener stops first and the message log last, after the server's
+    /// final outcomes are queued, and writes them.
     /// - Throws: what ``features(server:messageLog:logger:)`` throws.
-    func services(server: FilterServer, messageLog: MessageLog, logger: Logger) throws -> [any Service] {
-        [messageLog, WebServer(listener: listener, features: try features(server: server, messageLog: messageLog, logger: logger), logger: logger)]
+    func services(
+        around running: any Service, server: FilterServer, messageLog: MessageLog, logger: Logger
+    ) throws -> [any Service] {
+        [
+            messageLog, running,
+            WebServer(listener: listener, features: try features(server: server, messageLog: messageLog, logger: logger), logger: logger),
+        ]
     }
 }
