@@ -66,6 +66,8 @@ public struct ProblemDetails: Sendable, Hashable, Codable {
         public static let unauthorized = Kind("unauthorized", "Authentication is required", .unauthorized)
         /// 403: the credentials may not send as this `From`.
         public static let forbiddenSender = Kind("forbidden-sender", "The credentials may not send as this sender", .forbidden)
+        /// 405: a method other than `POST` on the messages resource.
+        public static let methodNotAllowed = Kind("method-not-allowed", "Messages are sent with POST", .methodNotAllowed)
         /// 413: the body is larger than the configured limit.
         public static let tooLarge = Kind("too-large", "The request body is too large", .contentTooLarge)
         /// 415: the body is not `application/json`.

@@ -51,6 +51,7 @@ public struct SendAPIFeature: WebFeature {
         router.post("/api/v1/messages") { request, _ in
             await self.send(request)
         }
+        router.add(middleware: OnlyPost())
         router.get("/api/v1/openapi.yaml") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
@@ -227,5 +228,19 @@ private final class RateLimiterState: Sendable {
 
     func acquire(_ key: String) -> TokenBucketLimiter.Decision {
         limiter.withLock { $0.acquire(key, at: .now) }
+    }
+}
+
+/// The messages resource exists, so any method but `POST` on it (including ones the router has
+/// never heard of, such as `QUERY`) is 405 with `Allow: POST`, not 404 (RFC 9110 §15.5.6).
+private struct OnlyPost: RouterMiddleware {
+    typealias Context = WebRequestContext
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard request.uri.path == "/api/v1/messages", request.method != .post else { return try await next(request, context) }
+        return ProblemDetails(.methodNotAllowed, detail: "\(request.method) is not allowed here; use POST")
+            .response(headers: [.allow: "POST"])
     }
 }

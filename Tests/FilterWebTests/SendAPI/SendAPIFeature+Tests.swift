@@ -48,6 +48,17 @@ import Testing
         }
     }
 
+    @Test func otherMethodsOnTheMessagesResourceAre405WithAllow() async throws {
+        try await withWebServer(features: [try SendAPIFixture.feature(port: 1)]) { client in
+            for method in ["GET", "PUT", "DELETE", "PATCH", "QUERY"] {
+                let response = try await client.request(method, "/api/v1/messages")
+                #expect(response.status == 405, "\(method)")
+                #expect(response.headers["allow"] == "POST")
+                #expect(response.json["type"] as? String == "tag:filterd,2026:problems/method-not-allowed")
+            }
+        }
+    }
+
     @Test func invalidCredentialsAre401WithInvalidToken() async throws {
         let now = Date().timeIntervalSince1970
         let tokens = [
