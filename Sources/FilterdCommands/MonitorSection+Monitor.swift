@@ -14,9 +14,11 @@ extension MonitorSection {
     ) throws -> (server: WebServer, observer: ClientMonitor)? {
         guard let listen else { return nil }
         let (host, port) = try ServerConfigurationFile.hostAndPort(listen, key: ["monitor", "listen"])
-        guard let password = transport.url.password else {
+        // Not RabbitMQ's well-known default (an URL without a user gets guest:guest), not empty.
+        guard let password = transport.url.password, !password.isEmpty, transport.url.user != "guest" else {
             throw ConfigurationError(
-                key: ["monitor"], "the monitor's login is the client's broker user and password, and no password is configured")
+                key: ["monitor"],
+                "the monitor's login is the client's broker user and password, and no user of its own with a password is configured")
         }
         let capacity = recent ?? ClientMonitor.defaultCapacity
         guard capacity >= 1 else { throw ConfigurationError(key: ["monitor", "recent"], "must be at least 1, got \(capacity)") }

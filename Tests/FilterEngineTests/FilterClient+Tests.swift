@@ -13,6 +13,17 @@ private struct Failing: Processor {
     func process(_ request: ProcessorRequest, verdict: Verdict) async throws -> ProcessorOutcome { throw Broken() }
 }
 
+/// Adds scores that sum to infinity, which JSON cannot carry.
+private struct Overflowing: Processor {
+    let name = "overflowing"
+    func process(_ request: ProcessorRequest, verdict: Verdict) async throws -> ProcessorOutcome {
+        var verdict = verdict
+        verdict.addScore(.greatestFiniteMagnitude)
+        verdict.addScore(.greatestFiniteMagnitude)
+        return .continue(verdict)
+    }
+}
+
 /// The client side over the in-memory transport: every request gets exactly one answer, and
 /// nothing that goes wrong leaves a request unanswered or crashes the client.
 @Suite struct FilterClientTests {
@@ -86,6 +97,16 @@ private struct Failing: Processor {
         #expect(answers.first?.action == .quarantine)
         #expect(answers.first?.reason == "failing: Broken()")
         #expect(answers.first?.processors?.map(\.outcome) == ["error"])
+    }
+
+    /// A reply the pipeline made but JSON cannot carry is answered with the fallback, not
+    /// left unacknowledged: with a prefetch of 1 the second request only arrives if the first
+    /// was settled.
+    @Test func aReplyThatCannotBeEncodedIsAnsweredWithTheFallback() async throws {
+        let requests = [try request(from: "friend@example.org", id: "r-inf-1"), try request(from: "friend@example.org", id: "r-inf-2")]
+        let answers = try await answers(to: requests, pipeline: Pipeline([Overflowing()]), fallback: .quarantine, prefetch: 1)
+        #expect(answers.map(\.id) == ["r-inf-1", "r-inf-2"])
+        #expect(answers.allSatisfy { $0.action == .quarantine && $0.reason == "the pipeline's reply could not be encoded" })
     }
 
     @Test func unreadableMetadataIsAnsweredWithTheFallback() async throws {

@@ -48,8 +48,10 @@ public struct ClientAnswer: Sendable, Hashable {
     }
 }
 
-/// Hears of every request a ``FilterClient`` decides (a monitor, statistics). Called once per
-/// decision, before the reply is published; it must return quickly.
+/// Hears of every request a ``FilterClient`` answers (a monitor, statistics). Called once per
+/// answered request, after its reply is confirmed and the request acknowledged (a request whose
+/// reply could not be published comes back and is heard of when it is answered); it must
+/// return quickly.
 public protocol FilterClientObserver: Sendable {
     /// The client decided `answer`.
     func clientDecided(_ answer: ClientAnswer)
@@ -118,20 +120,25 @@ public final class FilterClient: Service, Sendable {
             }
             return
         }
-        let answer = await decide(request, id: id, logger: logger)
-        let reply = answer.reply
-        FilterMetrics.clientAnswered(action: reply.action, pipelineDuration: answer.pipelineDuration)
-        observer?.clientDecided(answer)
+        var answer = await decide(request, id: id, logger: logger)
         let body: [UInt8]
         do {
-            body = try reply.wireJSON()
+            body = try answer.reply.wireJSON()
         } catch {
-            logger.error("Could not encode the reply", metadata: ["error": "\(error)"])
-            return
+            // A reply the pipeline made but JSON cannot carry (a score that overflowed to
+            // infinity): answer with the fallback instead, so the request is settled, not held.
+            logger.error("Could not encode the reply; answering with the fallback action", metadata: ["error": "\(error)"])
+            answer.reply = FilterReply(id: id, action: configuration.fallbackAction, reason: "the pipeline's reply could not be encoded")
+            body = (try? answer.reply.wireJSON()) ?? []
         }
+        let reply = answer.reply
         do {
             try await transport.reply(OutgoingReply(id: id, serverID: serverID, body: body), to: request)
             logger.info("Answered", metadata: ["filter.action": "\(reply.action)", "redelivered": "\(request.redelivered)"])
+            // Counted once the reply is confirmed and the request acknowledged: a request that
+            // comes back after a failed publish is counted when it is finally answered.
+            FilterMetrics.clientAnswered(action: reply.action, pipelineDuration: answer.pipelineDuration)
+            observer?.clientDecided(answer)
         } catch {
             // Unacknowledged, the request comes back (after a reconnection) and is answered again.
             logger.warning("Could not publish the reply; the request will be delivered again", metadata: ["error": "\(error)"])

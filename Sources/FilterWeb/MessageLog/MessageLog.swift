@@ -162,13 +162,23 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
         return inserted
     }
 
-    /// The decoded `Subject` of the entry's message, read from its spool file.
+    /// The longest subject recorded, in characters: a folded subject of tens of kilobytes must
+    /// not make each queued row (and the database) that large.
+    static let maximumSubjectCharacters = 998
+
+    /// The decoded `Subject` of `message` (its start), cut at ``maximumSubjectCharacters``.
+    static func subject(in message: [UInt8]) -> String? {
+        MIMEMessage(bytes: message).subject.map { String($0.prefix(maximumSubjectCharacters)) }
+    }
+
+    /// The decoded `Subject` of the entry's message, read from its spool file, cut at
+    /// ``maximumSubjectCharacters``.
     private func subject(of entry: SpoolEntry) async -> String? {
         if let cached = lastSubject.withLock({ $0 }), cached.queueID == entry.queueID { return cached.subject }
         let subject: String?
         do {
             let bytes = try await spool.readMessage(entry.queueID, maximumBytes: configuration.maximumHeaderBytes)
-            subject = MIMEMessage(bytes: Array(bytes.readableBytesView)).subject
+            subject = Self.subject(in: Array(bytes.readableBytesView))
         } catch {
             logger.debug("Subject not read for the message log", metadata: ["mail.queue.id": "\(entry.queueID)", "error": "\(error)"])
             subject = nil
@@ -313,9 +323,13 @@ public final class MessageLog: OutcomeObserver, Service, Sendable {
             }
         }
         await flush()
-        subscribers.withLock { subscribers in
-            for continuation in subscribers.values { continuation.finish() }
+        // Finished outside the lock: finishing runs each stream's termination handler, which
+        // takes the lock to unregister the stream.
+        let open = subscribers.withLock { subscribers in
+            defer { subscribers.removeAll() }
+            return Array(subscribers.values)
         }
+        open.forEach { $0.finish() }
     }
 
     // MARK: - Internals

@@ -149,6 +149,30 @@ private struct Decider: Processor {
         #expect(try await log.search(MessageLogQuery()).rows.isEmpty)
     }
 
+    /// Stopping finishes the open live streams; finishing runs their termination handlers,
+    /// which take the subscriber lock, so it must happen outside it.
+    @Test func stoppingWithAnOpenLiveStreamEndsTheStream() async throws {
+        let (log, spool) = try openLog()
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let rows = log.liveRows()
+        let reader = Task { await rows.reduce(0) { count, _ in count + 1 } }
+        let runner = Task { try await log.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        runner.cancel()
+        try await runner.value
+        #expect(await reader.value == 0)
+        #expect(log.liveSubscriberCount == 0)
+    }
+
+    @Test func subjectsAreDecodedAndLongOnesCut() {
+        let folded = (0..<2000).map { "word\($0)" }.joined(separator: "\r\n ")
+        let long = MessageLog.subject(in: Array("From: a@example.test\r\nSubject: \(folded)\r\n\r\nbody\r\n".utf8))
+        #expect(long?.count == MessageLog.maximumSubjectCharacters)
+        #expect(long?.hasPrefix("word0 word1 ") == true)
+        let encoded = MessageLog.subject(in: Array("Subject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n\r\n".utf8))
+        #expect(encoded == "Grüße")
+    }
+
     private func withLog(_ body: (MessageLog) async throws -> Void) async throws {
         let fixture = try ConsoleFixture()
         defer { fixture.remove() }
