@@ -13,16 +13,7 @@ enum EventStreamReader {
         port: Int, path: String = "/live", headers: [String: String], timeout: Duration = .seconds(20),
         action: @escaping @Sendable () async throws -> Void, until done: @escaping @Sendable (String) -> Bool
     ) async throws -> String {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        return try await channel.executeThenClose { inbound, outbound in
-            var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-            for (name, value) in headers { request += "\(name): \(value)\r\n" }
-            try await outbound.write(ByteBuffer(string: request + "\r\n"))
+        try await RawHTTPRequest.exchange(port: port, path: path, headers: headers.merging(["Accept": "text/event-stream"]) { given, _ in given }) { inbound in
             let received = NIOLockedValueBox("")
             return try await withThrowingTaskGroup(of: String?.self) { group in
                 group.addTask {

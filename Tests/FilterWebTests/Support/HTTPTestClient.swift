@@ -84,16 +84,9 @@ final class HTTPTestClient: Sendable {
 
     /// Keeps `name=value` of each cookie; a cookie set with `Max-Age=0` or an empty value is dropped.
     private func storeCookies(_ header: String) {
-        // Foundation joins repeated Set-Cookie fields with ", "; split on the commas that
-        // start a new `name=` pair, not on those inside an Expires date.
-        let pieces = header.split(separator: ",").reduce(into: [String]()) { cookies, piece in
-            let text = piece.trimmingCharacters(in: .whitespaces)
-            if let last = cookies.last, last.lowercased().hasSuffix("expires=mon") || last.range(of: #"expires=\w{3}$"#, options: [.regularExpression, .caseInsensitive]) != nil {
-                cookies[cookies.count - 1] = last + ", " + text
-            } else {
-                cookies.append(text)
-            }
-        }
+        // Foundation joins repeated Set-Cookie fields with ", ". filterd's cookies carry
+        // `Max-Age`, never an `Expires` date with a comma in it, so every comma separates two.
+        let pieces = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         jar.withLock { jar in
             for cookie in pieces {
                 let attributes = cookie.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
