@@ -256,7 +256,11 @@ for users in 1 10; do
         until rabbitmq ctl "$broker_dir" --quiet list_queues name consumers 2>/dev/null |
             grep -q "^mailfilter\.user\.${owners[$index]//./\\.}[[:space:]]\+1$"; do
             tries=$((tries + 1))
-            ((tries < 100)) || { echo "bench-rpc.sh: no client consumes ${owners[$index]}'s queue" >&2; exit 1; }
+            ((tries < 100)) || {
+                echo "bench-rpc.sh: no client consumes ${owners[$index]}'s queue; the clients' log ends:" >&2
+                tail -n 20 "$work/clients.log" >&2
+                exit 1
+            }
             sleep 0.2
         done
     done

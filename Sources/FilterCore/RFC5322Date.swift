@@ -7,11 +7,13 @@ public enum RFC5322Date {
 
     /// Formats `date` in UTC (`+0000`), independent of the process locale and time zone.
     public static func format(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
-        func two(_ value: Int?) -> String { value.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-        return "\(days[(c.weekday ?? 1) - 1]), \(c.day ?? 1) \(months[(c.month ?? 1) - 1]) \(c.year ?? 1970) "
-            + "\(two(c.hour)):\(two(c.minute)):\(two(c.second)) +0000"
+        let fields = UTCFields(date)
+        var text = "\(days[fields.weekday]), \(fields.day) \(months[fields.month - 1]) \(fields.year) "
+        UTCFields.appendPadded(fields.hour, width: 2, to: &text)
+        text += ":"
+        UTCFields.appendPadded(fields.minute, width: 2, to: &text)
+        text += ":"
+        UTCFields.appendPadded(fields.second, width: 2, to: &text)
+        return text + " +0000"
     }
 }

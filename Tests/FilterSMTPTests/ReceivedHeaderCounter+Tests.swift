@@ -1,4 +1,6 @@
+import FilterCore
 import FilterSMTP
+import Foundation
 import NIOCore
 import Testing
 
@@ -60,5 +62,28 @@ struct ReceivedHeaderCounterTests {
         var counter = ReceivedHeaderCounter()
         for chunk in chunks { counter.scan(ByteBuffer(bytes: chunk)) }
         return counter.count
+    }
+}
+
+@Suite("ReceivedHeader")
+struct ReceivedHeaderTests {
+    @Test("values from the peer cannot break the field")
+    func hostileValuesAreNeutralized() throws {
+        let queueID = try #require(QueueID(rawValue: "4T3Z9xQ0Jw"))
+        let field = ReceivedHeader.make(
+            peerHelo: "evil (x)\r\nBcc: a@b; [1]<2>\u{2028}\u{A0}é", peerAddress: "10.0.0.1]\n(", hostname: "filter.test",
+            protocolName: "ESMTP", queueID: queueID, recipient: "a b@c", date: Date(timeIntervalSince1970: 0))
+        #expect(
+            field
+                == "Received: from evil__x___Bcc:_a@b___1__2___é ([10.0.0.1___])\r\n\tby filter.test (filterd) with ESMTP id 4T3Z9xQ0Jw\r\n\tfor <a_b@c>; Thu, 1 Jan 1970 00:00:00 +0000\r\n")
+    }
+
+    @Test("a long HELO name is cut at 255 characters")
+    func longValuesAreCut() throws {
+        let queueID = try #require(QueueID(rawValue: "4T3Z9xQ0Jw"))
+        let field = ReceivedHeader.make(
+            peerHelo: String(repeating: "h", count: 1000), peerAddress: nil, hostname: "filter.test", protocolName: "SMTP",
+            queueID: queueID, recipient: nil, date: Date(timeIntervalSince1970: 0))
+        #expect(field.hasPrefix("Received: from \(String(repeating: "h", count: 255)) ([unknown])\r\n"))
     }
 }

@@ -243,25 +243,27 @@ public final class Spool: Sendable {
 
     /// The on-disk form of `ID.env`: the entry with a format version, so that a later
     /// version of the filter can read older spools.
-    private struct Record: Codable {
+    struct Record: Codable {
         var version: Int
         var entry: SpoolEntry
     }
 
     private static let formatVersion = 1
 
+    /// Writes `{"entry":…,"version":1}`, keys sorted as `JSONEncoder` sorts them, so it reads
+    /// back through ``Record``.
     static func encode(_ entry: SpoolEntry) throws(SpoolError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
-        }
+        var writer = CompactJSONWriter()
         do {
-            return Array(try encoder.encode(Record(version: formatVersion, entry: entry)))
+            try writer.object { (writer: inout CompactJSONWriter) throws(WireProtocolError) in
+                writer.key("entry")
+                try entry.writeJSON(to: &writer)
+                writer.field("version", formatVersion)
+            }
         } catch {
             throw SpoolError(code: .corrupt, message: "cannot encode entry \(entry.queueID): \(error)")
         }
+        return writer.bytes
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws(SpoolError) -> SpoolEntry {

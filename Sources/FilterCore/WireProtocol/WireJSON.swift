@@ -84,7 +84,7 @@ public enum WireJSON {
 
     /// Formats a date as RFC 3339 in UTC with milliseconds.
     public static func formatDate(_ date: Date) -> String {
-        date.formatted(withFraction)
+        CompactJSONWriter.formatDate(date)
     }
 
     /// Parses an RFC 3339 date-time, with or without fractional seconds, with `Z` or an offset.
@@ -176,6 +176,38 @@ extension FilterRequestMetadata {
     /// - Throws: ``WireProtocolError/Code/unencodable`` (the metadata holds no floating-point
     ///   number, so in practice it does not).
     public func wireJSON() throws(WireProtocolError) -> String {
-        String(decoding: try WireJSON.encode(self), as: UTF8.self)
+        var writer = CompactJSONWriter()
+        writer.object { writer in
+            writer.field("client", client) { writer, client in
+                writer.field("address", client.address)
+                writer.field("helo", client.helo)
+                writer.field("name", client.name)
+                writer.field("protocol", client.protocol)
+            }
+            writer.field("deadline", deadline)
+            writer.field("envelope", envelope) { writer, envelope in
+                writer.field("mailFrom", envelope.mailFrom)
+                writer.field("orcpt", envelope.orcpt)
+                writer.field("owner", envelope.owner)
+                writer.field("parameters", envelope.parameters) { writer, parameters in
+                    writer.field("body", parameters.body)
+                    writer.field("envid", parameters.envid)
+                    if let notify = parameters.notify {
+                        writer.key("notify")
+                        writer.array(notify) { writer, keyword in writer.string(keyword) }
+                    }
+                    writer.field("ret", parameters.ret)
+                    writer.field("smtputf8", parameters.smtputf8)
+                }
+                writer.field("recipient", envelope.recipient)
+            }
+            writer.field("id", id)
+            writer.field("queueId", queueId)
+            writer.field("received", received)
+            writer.field("size", size)
+            writer.field("truncated", truncated)
+            writer.field("version", version)
+        }
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 }

@@ -204,7 +204,7 @@ actor DecisionCoordinator {
                 return
             }
             // filter.decision.ms: from acceptance to this reply, what scripts/bench-rpc.sh reports.
-            let milliseconds = String(format: "%.1f", Date().timeIntervalSince(entry.received) * 1000)
+            let milliseconds = (Date().timeIntervalSince(entry.received) * 10_000).rounded() / 10
             logger.info("Owner decided", metadata: [
                 "filter.request.id": "\(reply.id)", "filter.owner": "\(entry.owner)", "filter.action": "\(reply.action)",
                 "filter.decision.ms": "\(milliseconds)",

@@ -85,8 +85,21 @@ public enum ReceivedHeader {
         return field
     }
 
-    /// Keeps values from breaking the field: no line breaks, no parentheses or brackets.
+    /// Keeps values from breaking the field: at most 255 Unicode scalars, with line breaks,
+    /// white space, parentheses, brackets and semicolons replaced by `_`.
     private static func sanitized(_ text: String) -> String {
-        String(text.prefix(255).map { "\r\n()[]<>;".contains($0) || $0.isWhitespace ? "_" : $0 })
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars.prefix(255) {
+            result.append(breaksField(scalar) ? "_" : scalar)
+        }
+        return String(result)
+    }
+
+    private static func breaksField(_ scalar: Unicode.Scalar) -> Bool {
+        guard scalar.isASCII else { return scalar.properties.isWhitespace }
+        switch scalar {
+        case "(", ")", "[", "]", "<", ">", ";", " ", "\t", "\n", "\r", "\u{0B}", "\u{0C}": return true
+        default: return false
+        }
     }
 }
