@@ -253,12 +253,15 @@ for users in 1 10; do
     done
     for ((index = 0; index < users; index++)); do
         tries=0
-        until rabbitmq ctl "$broker_dir" --quiet list_queues name consumers 2>/dev/null |
-            grep -q "^mailfilter\.user\.${owners[$index]//./\\.}[[:space:]]\+1$"; do
+        # The listing is read whole before grep looks at it: `grep -q` stops at the first
+        # match, and under pipefail the SIGPIPE that gives rabbitmqctl would fail the check.
+        until grep -q "^mailfilter\.user\.${owners[$index]//./\\.}[[:space:]]\+1$" <<<"$(
+            rabbitmq ctl "$broker_dir" --quiet list_queues name consumers 2>/dev/null)"; do
             tries=$((tries + 1))
             ((tries < 100)) || {
                 echo "bench-rpc.sh: no client consumes ${owners[$index]}'s queue; the clients' log ends:" >&2
                 tail -n 20 "$work/clients.log" >&2
+                kill -0 "${clients[$index]}" 2>/dev/null || echo "bench-rpc.sh: that client has exited" >&2
                 exit 1
             }
             sleep 0.2

@@ -1,9 +1,10 @@
 import Foundation
 
 /// Writes compact JSON byte for byte as `JSONEncoder` does with `.sortedKeys` and
-/// `.withoutEscapingSlashes` and dates as RFC 3339 in UTC with milliseconds, for the two
-/// documents written once per message on the hot path: the spool's envelope file and a
-/// request's metadata. Codable's encoder was about 6 % of the server's CPU per message.
+/// `.withoutEscapingSlashes` and dates as RFC 3339 in UTC with milliseconds, for the
+/// documents written once per message on the hot path: the spool's envelope file, a request's
+/// metadata and an outcome event. Codable's encoder was about 6 % of the server's CPU per
+/// message.
 ///
 /// The caller writes an object's keys in sorted order; the tests compare the output with
 /// `JSONEncoder`'s for the same values, so the Codable conformances stay the reference.

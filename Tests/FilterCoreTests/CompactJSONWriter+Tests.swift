@@ -3,7 +3,7 @@ import Testing
 
 @testable import FilterCore
 
-/// The hand-written JSON of the spool's envelope files and of request metadata must be the
+/// The hand-written JSON of the spool's envelope files, request metadata and events must be the
 /// bytes `JSONEncoder` gives for the same values through their Codable conformances, which
 /// stay the reference (and what reads them back).
 @Suite("CompactJSONWriter")
@@ -102,6 +102,19 @@ struct CompactJSONWriterTests {
             client: .init(), size: 0, truncated: false)
         for metadata in [full, bare] {
             #expect(try metadata.wireJSON() == (try Self.referenceJSON(metadata)))
+        }
+    }
+
+    @Test func outcomeEventIsWrittenAsJSONEncoderWritesIt() throws {
+        let full = OutcomeEvent(
+            id: "ev-\(Self.awkward)", queueID: "4T3Z9xQ0Jw", owner: "a@example.test", recipient: "a+x@example.test",
+            sender: Self.awkward, action: .quarantine, source: .client, state: "quarantined", reason: Self.awkward,
+            detail: "250 2.0.0 Ok", at: Self.date(1_795_650_610.123_456))
+        let bare = OutcomeEvent(
+            id: "1", queueID: "q", owner: "b@example.test", recipient: "b@example.test", sender: "", action: .pass,
+            source: .unsubscribed, state: "delivered", at: Self.date(0))
+        for event in [full, bare] {
+            #expect(String(decoding: try event.wireJSON(), as: UTF8.self) == (try Self.referenceJSON(event)))
         }
     }
 

@@ -81,6 +81,22 @@ extension OutcomeEvent {
     /// - Throws: ``WireProtocolError/Code/unencodable`` (the event holds no floating-point
     ///   number, so in practice it does not).
     public func wireJSON() throws(WireProtocolError) -> [UInt8] {
-        try WireJSON.encode(self)
+        var writer = CompactJSONWriter()
+        writer.object { writer in
+            writer.field("action", action.rawValue)
+            writer.field("at", at)
+            writer.field("detail", detail)
+            writer.field("id", id)
+            writer.field("owner", owner)
+            writer.field("queueId", queueID)
+            writer.field("reason", reason)
+            writer.field("recipient", recipient)
+            writer.field("sender", sender)
+            writer.field("source", source.rawValue)
+            writer.field("state", state)
+            writer.field("type", type)
+            writer.field("version", version)
+        }
+        return writer.bytes
     }
 }

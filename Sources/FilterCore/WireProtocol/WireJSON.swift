@@ -35,8 +35,11 @@ public enum WireJSON {
     ///
     /// Checks, in this order: the bytes are a JSON object; `version` is 1; `id` is a non-empty
     /// string; then `check` (for example the reply's `action`); then every field's type.
+    ///
+    /// A valid document is decoded once; the fields of ``Head`` are read on their own only
+    /// when decoding the whole document fails, to name the first of these checks it fails.
     /// - Throws: ``WireProtocolError``.
-    static func decode<Document: Decodable>(
+    static func decode<Document: WireDocument>(
         _ type: Document.Type, from bytes: some Collection<UInt8>,
         check: (Head) throws(WireProtocolError) -> Void = { _ in }
     ) throws(WireProtocolError) -> Document {
@@ -51,12 +54,25 @@ public enum WireJSON {
             }
             return date
         }
+        if let document = try? decoder.decode(Document.self, from: data) {
+            try verify(document.head, check: check)
+            return document
+        }
         let head: Head
         do {
             head = try decoder.decode(Head.self, from: data)
         } catch {
             throw readingError(error)
         }
+        try verify(head, check: check)
+        do {
+            return try decoder.decode(Document.self, from: data)
+        } catch {
+            throw readingError(error)
+        }
+    }
+
+    private static func verify(_ head: Head, check: (Head) throws(WireProtocolError) -> Void) throws(WireProtocolError) {
         guard let version = head.version else {
             throw WireProtocolError(.wrongVersion, "the document has no version; expected 1", field: "version")
         }
@@ -67,11 +83,6 @@ public enum WireJSON {
             throw WireProtocolError(.missingID, "the document has no id", field: "id")
         }
         try check(head)
-        do {
-            return try decoder.decode(Document.self, from: data)
-        } catch {
-            throw readingError(error)
-        }
     }
 
     /// The fields every document is checked for first, each optional so that their absence
@@ -80,6 +91,11 @@ public enum WireJSON {
         var version: Int?
         var id: String?
         var action: String?
+    }
+
+    /// A wire document: its ``Head`` fields, once the whole document has been decoded.
+    protocol WireDocument: Decodable {
+        var head: Head { get }
     }
 
     /// Formats a date as RFC 3339 in UTC with milliseconds.
@@ -210,4 +226,16 @@ extension FilterRequestMetadata {
         }
         return String(decoding: writer.bytes, as: UTF8.self)
     }
+}
+
+extension FilterReply: WireJSON.WireDocument {
+    var head: WireJSON.Head { WireJSON.Head(version: version, id: id, action: action.rawValue) }
+}
+
+extension FilterRequestMetadata: WireJSON.WireDocument {
+    var head: WireJSON.Head { WireJSON.Head(version: version, id: id, action: nil) }
+}
+
+extension OutcomeEvent: WireJSON.WireDocument {
+    var head: WireJSON.Head { WireJSON.Head(version: version, id: id, action: action.rawValue) }
 }
