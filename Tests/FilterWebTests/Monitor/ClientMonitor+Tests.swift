@@ -53,7 +53,7 @@ import Testing
         let question = OwnerQuestion(
             requestID: "m-1", owner: "alice@example.com", metadata: metadata,
             body: Array("Subject: <script>buy</script>\r\n\r\nhi\r\n".utf8))
-        let decision = try await withThrowingTaskGroup(of: Void.self) { group in
+        let decision = await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await coordinator.consumeReplies() }
             group.addTask { try await client.run() }
             defer { group.cancelAll() }
