@@ -48,7 +48,7 @@ struct ConsoleBrowserTests {
             do {
                 try await waitUntilListening(port: webPort, timeout: .seconds(30))
                 try await waitUntilListening(port: postfix.filterPort, timeout: .seconds(30))
-                let metricsBefore = try await Self.metrics(port: webPort)
+                let metricsBefore = try await MetricsScrape.fetch(port: webPort)
                 // Screenshots of an earlier run must not stand in for this run's.
                 try? FileManager.default.removeItem(at: Self.screenshots)
                 try FileManager.default.createDirectory(at: Self.screenshots, withIntermediateDirectories: true)
@@ -74,11 +74,11 @@ struct ConsoleBrowserTests {
                 #expect(subjects.contains("Hello, live console"))
                 #expect(subjects.contains { $0.contains("hold me") })
                 // What an operator's curl sees on /metrics moved with the two messages.
-                let metricsAfter = try await Self.metrics(port: webPort)
+                let metricsAfter = try await MetricsScrape.fetch(port: webPort)
                 let accepted = "filterd_messages_accepted_total"
-                #expect(Self.sum(metricsAfter, accepted) >= Self.sum(metricsBefore, accepted) + 2, "\(metricsAfter)")
+                #expect(MetricsScrape.sum(metricsAfter, accepted) >= MetricsScrape.sum(metricsBefore, accepted) + 2, "\(metricsAfter)")
                 let quarantined = ["filterd_decisions_total", "action=\"quarantine\""]
-                #expect(Self.sum(metricsAfter, quarantined[0], quarantined[1]) == Self.sum(metricsBefore, quarantined[0], quarantined[1]) + 1)
+                #expect(MetricsScrape.sum(metricsAfter, quarantined[0], quarantined[1]) == MetricsScrape.sum(metricsBefore, quarantined[0], quarantined[1]) + 1)
                 for step in ["1-logged-in", "2-live-message", "3-quarantine", "4-released"] {
                     #expect(FileManager.default.fileExists(atPath: Self.screenshots.appendingPathComponent("\(step).png").path))
                 }
@@ -87,21 +87,6 @@ struct ConsoleBrowserTests {
                 let result = await filterd.stop()
                 throw HarnessError(code: .processFailed, message: "\(error)\nfilterd log:\n\(result.standardError)")
             }
-        }
-    }
-
-    /// `curl -fsS http://127.0.0.1:PORT/metrics`, as an operator runs it.
-    static func metrics(port: UInt16) async throws -> String {
-        try await ProcessRunner.run("curl", ["-fsS", "http://127.0.0.1:\(port)/metrics"]).requireSuccess().standardOutput
-    }
-
-    /// The sum of the samples of `name` whose labels contain every one of `labels`.
-    static func sum(_ exposition: String, _ name: String, _ labels: String...) -> Double {
-        exposition.split(separator: "\n").reduce(0) { total, line in
-            guard line.hasPrefix(name + "{") || line.hasPrefix(name + " "), labels.allSatisfy(line.contains),
-                let value = line.split(separator: " ").last.flatMap({ Double($0) })
-            else { return total }
-            return total + value
         }
     }
 }

@@ -163,10 +163,11 @@ struct PerUserFilteringFaultsTests {
                     try await FilterClientProcess.withRunning({
                         try await .swift(broker: broker, credentials: owner, block: [])
                     }) { _ in
-                        try await FilterdProcess.withRunning(
-                            nextHopPort: sink.port,
-                            filtering: fixture.filtering(deadline: 5, configuration: ["subscription_cache: 1"])
-                        ) { filterd in
+                        // The web listener serves /metrics, where the reconnections must show.
+                        let webPort = try freePort()
+                        var filtering = fixture.filtering(deadline: 5, configuration: ["subscription_cache: 1"])
+                        filtering.extraArguments = ["--web", "127.0.0.1:\(webPort)"]
+                        try await FilterdProcess.withRunning(nextHopPort: sink.port, filtering: filtering) { filterd in
                             let load = PacedMailSender()
                             async let sending: Void = load.run(
                                 port: filterd.listenPort, from: "friend@example.test", to: owner.user)
@@ -203,6 +204,13 @@ struct PerUserFilteringFaultsTests {
                                 subject: "after")
                             _ = try await sink.waitForMessageIDs([after], timeout: .seconds(30))
                             #expect(filterd.logLines(containing: "Owner decided").count == decidedBefore + 1)
+                            // What an operator's curl of /metrics sees: both broker connections came back.
+                            let metrics = try await MetricsScrape.fetch(port: webPort)
+                            for role in ["publisher", "consumer"] {
+                                #expect(
+                                    MetricsScrape.sum(metrics, "filterd_broker_reconnects_total", "connection=\"\(role)\"") >= 1,
+                                    "\(metrics)")
+                            }
                         }
                     }
                 }
