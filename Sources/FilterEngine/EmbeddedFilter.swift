@@ -48,7 +48,9 @@ public final class EmbeddedFilter: Service, Sendable {
         server configuration: FilterServerConfiguration, clients: [Client], observers: [any OutcomeObserver] = [], logger: Logger
     ) throws {
         let broker = InMemoryBroker()
-        broker.addServer(user: Self.serverUser)
+        // The reply queue exists before anything is asked: requests recovered from the spool
+        // are asked again at once, possibly before the server consumes its replies.
+        broker.addServer(user: Self.serverUser, serverID: configuration.filtering.serverID)
         let serverTransport = InMemoryTransport(broker: broker, user: Self.serverUser)
         var transports = [serverTransport]
         var filterClients: [FilterClient] = []

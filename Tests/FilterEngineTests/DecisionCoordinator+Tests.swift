@@ -15,7 +15,7 @@ import Testing
     let logger = Logger(label: "test")
 
     init() {
-        broker.addServer(user: "filterd")
+        broker.addServer(user: "filterd", serverID: serverID)
     }
 
     func coordinator(deadline: Duration = .seconds(30), offline: FilteringConfiguration.OfflinePolicy = .fallback) -> DecisionCoordinator {
@@ -119,7 +119,7 @@ import Testing
     let serverID = "mx-test"
 
     init() throws {
-        broker.addServer(user: "filterd")
+        broker.addServer(user: "filterd", serverID: serverID)
         try broker.subscribe(owner: owner, user: owner)
         try broker.subscribe(owner: "alice@example.com", user: "alice@example.com")
     }

@@ -32,7 +32,7 @@ private struct Overflowing: Processor {
     let serverID = "mx-client-test"
 
     init() throws {
-        broker.addServer(user: "filterd")
+        broker.addServer(user: "filterd", serverID: serverID)
         try broker.subscribe(owner: owner, user: owner)
     }
 

@@ -4,7 +4,7 @@ import FilterCore
 /// for unit tests and the embedded mode (`filterd all-in-one`).
 ///
 /// Set it up the way `filterctl setup` and `filterctl user add` set up RabbitMQ: one
-/// ``addServer(user:)`` for the filter server's user, one ``subscribe(owner:user:maxLengthBytes:)``
+/// ``addServer(user:serverID:)`` for the filter server's user, one ``subscribe(owner:user:maxLengthBytes:)``
 /// per owner. Then each party talks to it through its own ``InMemoryTransport``.
 ///
 /// What it keeps from RabbitMQ:
@@ -35,8 +35,17 @@ public final class InMemoryBroker: Sendable {
 
     /// Lets `user` act as a filter server: publish requests, check subscriptions, declare and
     /// consume its reply queue.
-    public func addServer(user: String) {
-        state.withLock { $0.addServer(user: user) }
+    /// - Parameter serverID: When given, also declares that server's reply queue, as
+    ///   `filterctl setup` does on RabbitMQ, so that a reply published before the server starts
+    ///   consuming waits in the queue instead of coming back unroutable. Without it, the queue
+    ///   is declared when the server first consumes its replies.
+    public func addServer(user: String, serverID: String? = nil) {
+        state.withLock { state in
+            state.addServer(user: user)
+            if let serverID {
+                state.declareReplyQueue(serverID: serverID, queue: Topology.replyQueue(serverID: serverID))
+            }
+        }
     }
 
     /// Subscribes an owner, as `filterctl user add` does: declares the queue

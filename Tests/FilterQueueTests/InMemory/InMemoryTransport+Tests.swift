@@ -100,6 +100,36 @@ struct InMemoryTransportTests {
         }
     }
 
+    /// As after `filterctl setup` on RabbitMQ: a server added with its id has its reply queue
+    /// before it consumes, so a reply that comes first waits for it; without the id the same
+    /// reply comes back unroutable.
+    @Test(arguments: [true, false]) func replyBeforeTheServerConsumesWaitsInADeclaredQueue(declared: Bool) async throws {
+        try await Support.withTimeLimit {
+            let broker = InMemoryBroker()
+            broker.addServer(user: "filterd", serverID: declared ? "s1" : nil)
+            let owner = Support.uniqueOwner("early")
+            try broker.subscribe(owner: owner, user: owner)
+            let server = InMemoryTransport(broker: broker, user: "filterd")
+            let client = InMemoryTransport(broker: broker, user: owner)
+            var requests = try await client.requests(owner: owner, prefetch: 1).makeAsyncIterator()
+            #expect(try await server.publish(Support.request(owner: owner, serverID: "s1")) == .accepted)
+            let request = try await Support.next(&requests, "the request arrived")
+            try await client.reply(try Support.reply(to: request), to: request)
+            var replies = try await server.replies(serverID: "s1").makeAsyncIterator()
+            if declared {
+                #expect(try await Support.next(&replies, "the early reply arrived").correlationID == request.id)
+            } else {
+                #expect(try await server.publish(Support.request(owner: owner, serverID: "s1")) == .accepted)
+                let second = try await Support.next(&requests, "the second request arrived")
+                try await client.reply(try Support.reply(to: second), to: second)
+                // Only the reply sent once the queue existed arrives: the early one was unroutable.
+                #expect(try await Support.next(&replies, "the second reply arrived").correlationID == second.id)
+            }
+            await client.shutdown()
+            await server.shutdown()
+        }
+    }
+
     @Test func unacknowledgedRepliesGoToTheNextServer() async throws {
         try await Support.withTimeLimit {
             let backend = InMemoryBackend()

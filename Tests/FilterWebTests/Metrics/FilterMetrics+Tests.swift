@@ -77,7 +77,7 @@ import Testing
         let registry = FilterMetricsSystem.bootstrap()
         let before = PrometheusSamples(registry.emitToString())
         let broker = InMemoryBroker()
-        broker.addServer(user: "filterd")
+        broker.addServer(user: "filterd", serverID: "mx-metrics")
         try broker.subscribe(owner: "alice@example.com", user: "alice@example.com")
         let alice = InMemoryTransport(broker: broker, user: "alice@example.com")
         var requests = try await alice.requests(owner: "alice@example.com", prefetch: 10).makeAsyncIterator()

@@ -32,7 +32,7 @@ import Testing
     /// A real client over the in-memory broker reports each decision, with the subject it read.
     @Test(.timeLimit(.minutes(1))) func filterClientReportsItsDecisions() async throws {
         let broker = InMemoryBroker()
-        broker.addServer(user: "filterd")
+        broker.addServer(user: "filterd", serverID: "mx-monitor")
         try broker.subscribe(owner: "alice@example.com", user: "alice@example.com")
         let monitor = ClientMonitor()
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
