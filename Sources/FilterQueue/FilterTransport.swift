@@ -60,7 +60,15 @@ public protocol FilterTransport: Sendable {
     ///
     /// When the request's delivery died with an earlier connection it cannot be acknowledged
     /// any more; the broker delivers it again and the client answers it again.
+    /// - Throws: ``TransportError/Code/replyNotTaken`` when the reply came back or was refused
+    ///   (docs/protocol.md, client rule 7): the request is not acknowledged, and the caller
+    ///   gives it back with ``requeue(_:)`` after a pause.
     func reply(_ reply: OutgoingReply, to request: DeliveredRequest) async throws(TransportError)
+
+    /// Gives a request back to the broker unanswered (`basic.reject` with `requeue`), so that
+    /// it is delivered again, marked redelivered. A request whose delivery died with an earlier
+    /// connection is left alone: the broker delivers it again anyway.
+    func requeue(_ request: DeliveredRequest) async throws(TransportError)
 
     /// Acknowledges a request without answering it: for a request that cannot be answered
     /// (no `correlation_id` or no `reply_to`), which would otherwise come back forever.
@@ -292,6 +300,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         public static let timedOut = Code(rawValue: "timed-out")
         /// The transport was shut down.
         public static let closed = Code(rawValue: "closed")
+        /// The broker did not take a reply: the server's reply queue does not exist (the reply
+        /// came back) or is full (`basic.nack`). The request it answers stays unacknowledged.
+        public static let replyNotTaken = Code(rawValue: "reply-not-taken")
     }
 
     /// What kind of failure.

@@ -24,6 +24,18 @@ private struct Overflowing: Processor {
     }
 }
 
+/// Counts the requests it sees: how often one request was delivered.
+private final class Counting: Processor, @unchecked Sendable {
+    let name = "counting"
+    private let lock = NSLock()
+    private var seen = 0
+    var count: Int { lock.withLock { seen } }
+    func process(_ request: ProcessorRequest, verdict: Verdict) async throws -> ProcessorOutcome {
+        lock.withLock { seen += 1 }
+        return .continue(verdict)
+    }
+}
+
 /// The client side over the in-memory transport: every request gets exactly one answer, and
 /// nothing that goes wrong leaves a request unanswered or crashes the client.
 @Suite struct FilterClientTests {
@@ -114,6 +126,30 @@ private struct Overflowing: Processor {
         #expect(answers.map(\.id) == ["r-2"])
         #expect(answers.first?.action == .pass)
         #expect(answers.first?.reason == "unreadable request")
+    }
+
+    /// docs/protocol.md, client rule 7: a reply the broker does not take (here: the server has
+    /// no reply queue yet) leaves the request unacknowledged; the client gives it back after
+    /// its pause, answers it again, and the answer arrives once the server consumes.
+    @Test(.timeLimit(.minutes(1))) func aReplyNotTakenIsRetriedAfterThePause() async throws {
+        let counting = Counting()
+        let client = FilterClient(
+            transport: InMemoryTransport(broker: broker, user: owner), pipeline: Pipeline([counting]),
+            configuration: FilterClientConfiguration(owner: owner, prefetch: 1, requeuePause: .milliseconds(20)),
+            logger: Logger(label: "test"))
+        let server = InMemoryTransport(broker: broker, user: "filterd")
+        var late = try request(from: "a@example.org", id: "r-late")
+        late.serverID = "mx-not-yet-consuming"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.answerRequests() }
+            defer { group.cancelAll() }
+            #expect(try await server.publish(late) == .accepted)
+            // Delivered again to the same client on the same connection: only a requeue does that.
+            while counting.count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+            var replies = try await server.replies(serverID: late.serverID).makeAsyncIterator()
+            let reply = try #require(try await replies.next())
+            #expect(try FilterReply(wireJSON: reply.body).id == "r-late")
+        }
     }
 
     @Test func aRequestThatCannotBeAnsweredIsDiscardedSoTheNextOneComes() async throws {

@@ -14,12 +14,17 @@ public struct FilterClientConfiguration: Sendable, Hashable {
     /// The answer when a request's metadata cannot be read; default `pass`. (A failing processor is
     /// handled by its step's `on_error`.)
     public var fallbackAction: FilterAction
+    /// How long to wait before giving back a request whose reply the broker did not take (the
+    /// server's reply queue is missing or full), so that it is not retried in a tight loop;
+    /// default 1 s (docs/protocol.md, client rule 7).
+    public var requeuePause: Duration
 
     /// Creates a configuration with the defaults above.
-    public init(owner: String, prefetch: Int = 8, fallbackAction: FilterAction = .pass) {
+    public init(owner: String, prefetch: Int = 8, fallbackAction: FilterAction = .pass, requeuePause: Duration = .seconds(1)) {
         self.owner = owner
         self.prefetch = prefetch
         self.fallbackAction = fallbackAction
+        self.requeuePause = requeuePause
     }
 }
 
@@ -140,8 +145,15 @@ public final class FilterClient: Service, Sendable {
             FilterMetrics.clientAnswered(action: reply.action, pipelineDuration: answer.pipelineDuration)
             observer?.clientDecided(answer)
         } catch {
-            // Unacknowledged, the request comes back (after a reconnection) and is answered again.
+            // Never acknowledged: given back after a pause, the request comes again and is
+            // answered again (after a broken connection it comes again anyway).
             logger.warning("Could not publish the reply; the request will be delivered again", metadata: ["error": "\(error)"])
+            try? await Task.sleep(for: configuration.requeuePause)
+            do {
+                try await transport.requeue(request)
+            } catch {
+                logger.warning("Could not give the request back; it comes again after a reconnection", metadata: ["error": "\(error)"])
+            }
         }
     }
 

@@ -182,11 +182,24 @@ public final class InMemoryBroker: Sendable {
             }
             let message = InMemoryMessage(
                 correlationID: reply.id, userID: user, type: "mailfilter.reply.v1", body: reply.body)
-            // A reply for a server without a reply queue comes back (mandatory) and is lost, as
-            // with RabbitMQ; the broker still confirms it, so the request is acknowledged and the
-            // server falls back at its deadline.
-            _ = state.publish(message, exchange: Topology.replyExchange, routingKey: reply.serverID, now: now)
-            state.acknowledge(request.receipt, session: session, now: now)
+            switch state.publish(message, exchange: Topology.replyExchange, routingKey: reply.serverID, now: now) {
+            case true?:
+                state.acknowledge(request.receipt, session: session, now: now)
+            case false?:
+                throw TransportError(
+                    .replyNotTaken, "the broker refused the reply to \(reply.id) for server \(reply.serverID) (reply queue full?)")
+            case nil:
+                throw TransportError(
+                    .replyNotTaken, "the reply to \(reply.id) came back: server \(reply.serverID) has no reply queue")
+            }
+        }
+    }
+
+    func requeue(_ receipt: DeliveryReceipt, session: UInt64) throws(TransportError) {
+        let now = ContinuousClock.now
+        try state.withLock { (state) throws(TransportError) in
+            _ = try state.user(ofSession: session)
+            state.requeue(receipt, session: session, now: now)
         }
     }
 

@@ -61,10 +61,15 @@ public struct InMemoryTransport: FilterTransport {
     }
 
     /// Publishes the reply with this transport's user as `user_id` and acknowledges the request.
-    /// A reply to a server without a reply queue is lost, as with RabbitMQ (the server falls
-    /// back at its deadline); the request is acknowledged all the same.
+    /// - Throws: ``TransportError/Code/replyNotTaken`` for a server without a reply queue or
+    ///   with a full one, as with RabbitMQ; the request is then not acknowledged.
     public func reply(_ reply: OutgoingReply, to request: DeliveredRequest) async throws(TransportError) {
         try broker.reply(reply, to: request, session: session)
+    }
+
+    /// Puts the request back at the front of its queue, flagged redelivered.
+    public func requeue(_ request: DeliveredRequest) async throws(TransportError) {
+        try broker.requeue(request.receipt, session: session)
     }
 
     /// Acknowledges a request without answering it.

@@ -314,6 +314,11 @@ final class AMQPConnection {
         try checkStatus(amqp_basic_ack(state, channel, deliveryTag, 0), doing: "acknowledging a delivery")
     }
 
+    /// Rejects one delivery with `requeue`: the broker delivers it again.
+    func requeue(channel: UInt16, deliveryTag: UInt64) throws(TransportError) {
+        try checkStatus(amqp_basic_reject(state, channel, deliveryTag, 1), doing: "rejecting a delivery for redelivery")
+    }
+
     // MARK: The frame loop's read
 
     /// Reads the next frame, waiting at most `timeout` (zero: only what is already there or

@@ -217,10 +217,18 @@ final class AMQPWorker: @unchecked Sendable {
                 fail: { _ in }))
     }
 
-    /// Acknowledges a delivery identified by its consumer session and tag. Returns false, and
-    /// does nothing, when the session has ended (the delivery died with its channel or
-    /// connection, and the broker delivers it again).
-    func acknowledge(session: UInt64, deliveryTag: UInt64) async throws(TransportError) -> Bool {
+    /// What to tell the broker about a delivery.
+    enum Settlement: Sendable {
+        /// `basic.ack`: done with it.
+        case acknowledge
+        /// `basic.reject` with `requeue`: deliver it again.
+        case requeue
+    }
+
+    /// Acknowledges or requeues a delivery identified by its consumer session and tag. Returns
+    /// false, and does nothing, when the session has ended (the delivery died with its channel
+    /// or connection, and the broker delivers it again).
+    func settle(session: UInt64, deliveryTag: UInt64, as settlement: Settlement) async throws(TransportError) -> Bool {
         let result: Result<Bool, TransportError> = await withCheckedContinuation { continuation in
             submit(
                 Command(
@@ -232,7 +240,10 @@ final class AMQPWorker: @unchecked Sendable {
                             return
                         }
                         do throws(TransportError) {
-                            try connection.acknowledge(channel: consumer.channel, deliveryTag: deliveryTag)
+                            switch settlement {
+                            case .acknowledge: try connection.acknowledge(channel: consumer.channel, deliveryTag: deliveryTag)
+                            case .requeue: try connection.requeue(channel: consumer.channel, deliveryTag: deliveryTag)
+                            }
                             continuation.resume(returning: .success(true))
                         } catch {
                             continuation.resume(returning: .failure(error))

@@ -125,7 +125,8 @@ public actor RabbitMQTransport: FilterTransport {
     /// Acknowledges a reply; one whose consumer session has ended is left alone (the broker
     /// delivers it again).
     public func acknowledge(_ reply: ReceivedReply) async throws(TransportError) {
-        _ = try await worker(.consumer).acknowledge(session: reply.receipt.connection, deliveryTag: reply.receipt.deliveryTag)
+        _ = try await worker(.consumer).settle(
+            session: reply.receipt.connection, deliveryTag: reply.receipt.deliveryTag, as: .acknowledge)
     }
 
     /// Publishes the event persistent (not `mandatory`) to `mailfilter.events` and waits for
@@ -158,32 +159,36 @@ public actor RabbitMQTransport: FilterTransport {
 
     /// Publishes the reply (persistent, `mandatory`, `user_id` = this transport's user) and
     /// waits for its confirm, then acknowledges the request if its delivery is still current.
-    ///
-    /// An unroutable reply (the server's reply queue is gone) is acknowledged all the same:
-    /// nobody can take it, and a server that comes back asks again with the same id.
-    /// - Throws: ``TransportError/Code/protocolError`` when the broker refused the reply
-    ///   (`basic.nack`, reply queue full); the request is then not acknowledged.
+    /// - Throws: ``TransportError/Code/replyNotTaken`` when the reply came back (the server's
+    ///   reply queue does not exist) or was refused (`basic.nack`, the queue is full); the
+    ///   request is then not acknowledged (docs/protocol.md, client rule 7).
     public func reply(_ reply: OutgoingReply, to request: DeliveredRequest) async throws(TransportError) {
         switch try await worker(.publisher).publish(Self.message(for: reply, user: url.user)) {
         case .accepted:
             break
         case .unroutable:
-            logger.info(
-                "a reply was unroutable: the server's reply queue is gone",
-                metadata: ["filter.request.id": "\(reply.id)", "filter.server.id": "\(reply.serverID)"])
+            throw TransportError(
+                .replyNotTaken, "the reply to \(reply.id) came back: server \(reply.serverID) has no reply queue")
         case .rejected:
             throw TransportError(
-                .protocolError, "the broker refused the reply to \(reply.id) for server \(reply.serverID) (reply queue full?)")
+                .replyNotTaken, "the broker refused the reply to \(reply.id) for server \(reply.serverID) (reply queue full?)")
         }
-        _ = try await worker(.consumer).acknowledge(
-            session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag)
+        _ = try await worker(.consumer).settle(
+            session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag, as: .acknowledge)
+    }
+
+    /// Rejects the request with `requeue`, on the channel that delivered it, if that delivery
+    /// is still current.
+    public func requeue(_ request: DeliveredRequest) async throws(TransportError) {
+        _ = try await worker(.consumer).settle(
+            session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag, as: .requeue)
     }
 
     /// Acknowledges a request without answering it (no `correlation_id` or `reply_to`); one
     /// whose delivery died with an earlier connection is left alone.
     public func discard(_ request: DeliveredRequest) async throws(TransportError) {
-        _ = try await worker(.consumer).acknowledge(
-            session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag)
+        _ = try await worker(.consumer).settle(
+            session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag, as: .acknowledge)
     }
 
     /// Consumes `mailfilter.events.<owner>` (shared with the owner's other consumers) with at
@@ -206,7 +211,8 @@ public actor RabbitMQTransport: FilterTransport {
     /// Acknowledges an event; one whose consumer session has ended is left alone (the broker
     /// delivers it again).
     public func acknowledge(_ event: DeliveredEvent) async throws(TransportError) {
-        _ = try await worker(.consumer).acknowledge(session: event.receipt.connection, deliveryTag: event.receipt.deliveryTag)
+        _ = try await worker(.consumer).settle(
+            session: event.receipt.connection, deliveryTag: event.receipt.deliveryTag, as: .acknowledge)
     }
 
     // MARK: Both

@@ -33,6 +33,7 @@ enum TransportConformance {
         Property(name: "reply carries the replying client's user", check: replyCarriesTheReplyingClientsUser),
         Property(name: "acknowledged messages are not delivered again", check: acknowledgedMessagesAreNotDeliveredAgain),
         Property(name: "discarded request is not delivered again", check: discardedRequestIsNotDeliveredAgain),
+        Property(name: "reply not taken leaves the request to requeue", check: replyNotTakenLeavesTheRequestToRequeue),
         Property(name: "client cannot consume another owner's queue", check: clientCannotConsumeAnotherOwnersQueue),
         Property(name: "prefetch bounds unacknowledged deliveries", check: prefetchBoundsUnacknowledgedDeliveries),
         Property(name: "events reach only their owner's events queue", check: eventsReachOnlyTheirOwnersEventsQueue),
@@ -329,6 +330,43 @@ enum TransportConformance {
             try await successor.discard(next)
 
             await successor.shutdown()
+            await server.shutdown()
+        }
+    }
+
+    /// A reply to a server that has no reply queue comes back: `reply` throws `replyNotTaken`
+    /// and leaves the request unacknowledged (docs/protocol.md, client rule 7); `requeue` gives
+    /// it back, and it comes again, flagged redelivered, ahead of a later request.
+    static func replyNotTakenLeavesTheRequestToRequeue(_ backend: any TransportBackend) async throws {
+        try await Support.withTimeLimit {
+            let owner = Support.uniqueOwner("requeue")
+            let serverID = Support.uniqueServerID("requeue-nobody")
+            try await backend.subscribe(owner: owner, maxLengthBytes: nil)
+            let server = try await backend.server()
+            let client = try await backend.client(owner: owner)
+            var requests = try await client.requests(owner: owner, prefetch: 2).makeAsyncIterator()
+            let sent = Support.request(owner: owner, serverID: serverID)
+            #expect(try await server.publish(sent) == .accepted)
+            let delivered = try await Support.next(&requests, "the request arrived")
+            let answer = try Support.reply(to: delivered)
+            do throws(TransportError) {
+                try await client.reply(answer, to: delivered)
+                Issue.record("a reply to a server without a reply queue was taken")
+            } catch {
+                #expect(error.code == .replyNotTaken, "\(error)")
+            }
+            let later = Support.request(owner: owner, serverID: serverID)
+            #expect(try await server.publish(later) == .accepted)
+            let second = try await Support.next(&requests, "the later request arrived beside the unacknowledged one")
+            #expect(second.id == later.id)
+            try await client.requeue(delivered)
+            let again = try await Support.next(&requests, "the requeued request came again")
+            #expect(again.id == sent.id)
+            #expect(again.redelivered)
+            try await client.discard(again)
+            try await client.discard(second)
+
+            await client.shutdown()
             await server.shutdown()
         }
     }

@@ -398,6 +398,8 @@ struct RabbitMQReconnectionTests {
         let owner = RabbitMQBackend.uniqueOwner("survivor")
         try await backend.subscribe(owner: owner, maxLengthBytes: nil)
         let server = try backend.adminTransport()
+        // The replies below need the server's reply queue; its consumer here takes them.
+        let replies = try await server.replies(serverID: Self.serverID)
         let client = try await backend.client(owner: owner)
         let requests = try await client.requests(owner: owner, prefetch: 10)
         let first = Self.request(owner: owner)
@@ -427,7 +429,9 @@ struct RabbitMQReconnectionTests {
             try await collect(1, from: try await check.requests(owner: owner, prefetch: 1), within: .seconds(1))
         }
         await check.shutdown()
+        try await server.deleteQueue(Topology.replyQueue(serverID: Self.serverID))
         await server.shutdown()
+        withExtendedLifetime(replies) {}
     }
 
     @Test func authenticationFailureOnReconnectEndsTheStream() async throws {
