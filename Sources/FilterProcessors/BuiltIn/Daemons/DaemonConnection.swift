@@ -61,6 +61,9 @@ struct DaemonConnection: Sendable {
                 }
             } catch let error as DaemonError {
                 throw error
+            } catch let error as CancellationError {
+                // The task was cancelled while reading: that, not a lost connection, ends it.
+                throw error
             } catch where response.readableBytes > 0 {
                 // A reset after the answer (the daemon closing on an unread request): the parser
                 // judges whether the answer is complete.
