@@ -74,7 +74,7 @@ struct CompactJSONWriter {
     mutating func field(_ name: StaticString, _ value: Date?) {
         guard let value else { return }
         key(name)
-        string(Self.formatDate(value))
+        string(WireJSON.formatDate(value))
     }
 
     /// An object field, left out when `value` is `nil`.
@@ -121,11 +121,12 @@ struct CompactJSONWriter {
         case UInt8(ascii: "\r"): bytes.append(contentsOf: [backslash, UInt8(ascii: "r")])
         case UInt8(ascii: "\t"): bytes.append(contentsOf: [backslash, UInt8(ascii: "t")])
         default:
-            let hex = Array("0123456789abcdef".utf8)
             bytes.append(contentsOf: Array("\\u00".utf8))
-            bytes.append(contentsOf: [hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            bytes.append(contentsOf: [Self.hexDigits[Int(byte >> 4)], Self.hexDigits[Int(byte & 0x0F)]])
         }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private mutating func literal(_ text: String) {
         separate()
@@ -136,28 +137,5 @@ struct CompactJSONWriter {
     private mutating func separate() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         needsComma = true
-    }
-
-    /// Formats a date as `Date.ISO8601FormatStyle(includingFractionalSeconds: true)` does:
-    /// `2026-11-26T10:36:07.123Z`, milliseconds cut, not rounded.
-    static func formatDate(_ date: Date) -> String {
-        let fields = UTCFields(date)
-        var text = ""
-        text.reserveCapacity(24)
-        UTCFields.appendPadded(fields.year, width: 4, to: &text)
-        text += "-"
-        UTCFields.appendPadded(fields.month, width: 2, to: &text)
-        text += "-"
-        UTCFields.appendPadded(fields.day, width: 2, to: &text)
-        text += "T"
-        UTCFields.appendPadded(fields.hour, width: 2, to: &text)
-        text += ":"
-        UTCFields.appendPadded(fields.minute, width: 2, to: &text)
-        text += ":"
-        UTCFields.appendPadded(fields.second, width: 2, to: &text)
-        text += "."
-        UTCFields.appendPadded(fields.millisecond, width: 3, to: &text)
-        text += "Z"
-        return text
     }
 }

@@ -7,13 +7,8 @@ public enum RFC5322Date {
 
     /// Formats `date` in UTC (`+0000`), independent of the process locale and time zone.
     public static func format(_ date: Date) -> String {
-        let fields = UTCFields(date)
-        var text = "\(days[fields.weekday]), \(fields.day) \(months[fields.month - 1]) \(fields.year) "
-        UTCFields.appendPadded(fields.hour, width: 2, to: &text)
-        text += ":"
-        UTCFields.appendPadded(fields.minute, width: 2, to: &text)
-        text += ":"
-        UTCFields.appendPadded(fields.second, width: 2, to: &text)
-        return text + " +0000"
+        let utc = UTCFields(date)
+        return "\(days[utc.weekday]), \(utc.day) \(months[utc.month - 1]) \(utc.year) "
+            + "\(UTCFields.padded(utc.hour, 2)):\(UTCFields.padded(utc.minute, 2)):\(UTCFields.padded(utc.second, 2)) +0000"
     }
 }

@@ -31,10 +31,9 @@ struct UTCFields {
         weekday = Int(parts.tm_wday)
     }
 
-    /// Appends `value` in decimal, zero-padded on the left to `width` digits.
-    static func appendPadded(_ value: Int, width: Int, to text: inout String) {
+    /// `value` in decimal, zero-padded on the left to `width` digits.
+    static func padded(_ value: Int, _ width: Int) -> String {
         let digits = String(value)
-        if digits.count < width { text += String(repeating: "0", count: width - digits.count) }
-        text += digits
+        return digits.count < width ? String(repeating: "0", count: width - digits.count) + digits : digits
     }
 }

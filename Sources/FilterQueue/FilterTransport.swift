@@ -318,3 +318,24 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String { "\(code): \(message)" }
 }
+
+extension TransportError {
+    /// A reply the broker returned: no queue is bound for its server.
+    static func replyCameBack(_ reply: OutgoingReply) -> TransportError {
+        TransportError(.replyNotTaken, "the reply to \(reply.id) came back: server \(reply.serverID) has no reply queue")
+    }
+
+    /// A reply the broker refused (`basic.nack`), normally because the server's queue is full.
+    static func replyRefused(_ reply: OutgoingReply) -> TransportError {
+        TransportError(
+            .replyNotTaken, "the broker refused the reply to \(reply.id) for server \(reply.serverID) (reply queue full?)")
+    }
+}
+
+/// What a consumer tells the broker about a delivery, in both backends.
+enum DeliverySettlement: Sendable {
+    /// `basic.ack`: done with it.
+    case acknowledge
+    /// `basic.reject` with `requeue`: deliver it again, flagged redelivered.
+    case requeue
+}

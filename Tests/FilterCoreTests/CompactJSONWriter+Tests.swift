@@ -126,7 +126,7 @@ struct CompactJSONWriterTests {
             seconds.append(TimeInterval.random(in: 1_600_000_000...2_000_000_000, using: &generator))
             seconds.append(TimeInterval(Int.random(in: 1_600_000_000_000...2_000_000_000_000, using: &generator)) / 1000)
         }
-        let mismatches = seconds.map(Self.date).filter { CompactJSONWriter.formatDate($0) != $0.formatted(style) }
+        let mismatches = seconds.map(Self.date).filter { WireJSON.formatDate($0) != $0.formatted(style) }
         #expect(mismatches.isEmpty, "first: \(mismatches.prefix(3).map { "\($0.timeIntervalSince1970)" })")
     }
 }

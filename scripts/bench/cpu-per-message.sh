@@ -34,57 +34,53 @@ filter_port=$(python3 scripts/bench/freeport.py)
 smtp-sink -u nobody -d "$dumps/m." "127.0.0.1:$sink_port" 256 &
 pids+=($!)
 sink_pid=${pids[-1]}
-read -r sink_user_before sink_system_before < <(awk '{ print $14, $15 }' "/proc/$sink_pid/stat")
-if [[ -n "${BENCH_DIRECT:-}" ]]; then
-    start=$(date +%s.%N)
-    /usr/bin/time -f '%U %S' -o "$work/source.time" smtp-source -d -s 20 -m "$count" -l "$size" -f bench@example.test \
-        -t sink@example.test -M bench.example.test -S benchmark "127.0.0.1:$sink_port"
-    while (($(find "$dumps" -maxdepth 1 -type f | wc -l) < count)); do sleep 0.02; done
-    finished=$(date +%s.%N)
-    read -r sink_user_after sink_system_after < <(awk '{ print $14, $15 }' "/proc/$sink_pid/stat")
-    python3 - "$count" "$(getconf CLK_TCK)" "$sink_user_before" "$sink_system_before" "$sink_user_after" \
-        "$sink_system_after" "$(cat "$work/source.time")" "$start" "$finished" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
-import sys
-count, tick = int(sys.argv[1]), int(sys.argv[2])
-sink = (int(sys.argv[5]) - int(sys.argv[3]) + int(sys.argv[6]) - int(sys.argv[4])) / tick
-source = sum(map(float, sys.argv[7].split()))
-start, finished = map(float, sys.argv[8:10])
-print(f"direct, messages {count}: smtp-source {source / count * 1000:.3f} ms, smtp-sink {sink / count * 1000:.3f} ms"
-      f" CPU per message; {count / (finished - start):.0f}/s; load {sys.argv[10]}")
-PY
-    exit 0
+# ticks PID: utime and stime of PID, in clock ticks.
+ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+read -r sink_user_before sink_system_before < <(ticks "$sink_pid")
+target_port=$sink_port
+if [[ -z "${BENCH_DIRECT:-}" ]]; then
+    printf 'log_level: warning\n%s' "${BENCH_EXTRA_CONFIG:-}" >"$work/filterd.yaml"
+    "$filterd" server --listen "127.0.0.1:$filter_port" --next-hop "127.0.0.1:$sink_port" --spool "$work/spool" \
+        --hostname bench.example.test --config "$work/filterd.yaml" 2>>"$work/filterd.log" &
+    filterd_pid=$!
+    pids+=("$filterd_pid")
+    until python3 -c "import socket; socket.create_connection(('127.0.0.1', $filter_port), 1).close()" 2>/dev/null; do
+        sleep 0.05
+    done
+    target_port=$filter_port
+    read -r user_before system_before < <(ticks "$filterd_pid")
 fi
-printf 'log_level: warning\n%s' "${BENCH_EXTRA_CONFIG:-}" >"$work/filterd.yaml"
-"$filterd" server --listen "127.0.0.1:$filter_port" --next-hop "127.0.0.1:$sink_port" --spool "$work/spool" \
-    --hostname bench.example.test --config "$work/filterd.yaml" 2>>"$work/filterd.log" &
-filterd_pid=$!
-pids+=("$filterd_pid")
-until python3 -c "import socket; socket.create_connection(('127.0.0.1', $filter_port), 1).close()" 2>/dev/null; do
-    sleep 0.05
-done
-read -r user_before system_before < <(awk '{ print $14, $15 }' "/proc/$filterd_pid/stat")
 start=$(date +%s.%N)
 /usr/bin/time -f '%U %S' -o "$work/source.time" smtp-source -d -s 20 -m "$count" -l "$size" -f bench@example.test \
-    -t sink@example.test -M bench.example.test -S benchmark "127.0.0.1:$filter_port"
+    -t sink@example.test -M bench.example.test -S benchmark "127.0.0.1:$target_port"
 accepted=$(date +%s.%N)
-while (($(find "$dumps" -maxdepth 1 -type f | wc -l) < count)) || [[ -n "$(ls -A "$work/spool/queue")" ]]; do
+while (($(find "$dumps" -maxdepth 1 -type f | wc -l) < count)) || [[ -d "$work/spool/queue" && -n "$(ls -A "$work/spool/queue")" ]]; do
     sleep 0.02
 done
 finished=$(date +%s.%N)
-read -r user_after system_after < <(awk '{ print $14, $15 }' "/proc/$filterd_pid/stat")
-read -r sink_user_after sink_system_after < <(awk '{ print $14, $15 }' "/proc/$sink_pid/stat")
-python3 - "$count" "$(getconf CLK_TCK)" "$user_before" "$system_before" "$user_after" "$system_after" \
-    "$start" "$accepted" "$finished" "$(cut -d' ' -f1 /proc/loadavg)" \
-    "$sink_user_before" "$sink_system_before" "$sink_user_after" "$sink_system_after" "$(cat "$work/source.time")" <<'PY'
+read -r sink_user_after sink_system_after < <(ticks "$sink_pid")
+filterd_ticks=()
+if [[ -z "${BENCH_DIRECT:-}" ]]; then
+    read -r user_after system_after < <(ticks "$filterd_pid")
+    filterd_ticks=("$user_before" "$system_before" "$user_after" "$system_after")
+fi
+python3 - "$count" "$(getconf CLK_TCK)" "$start" "$accepted" "$finished" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$(cat "$work/source.time")" "$sink_user_before" "$sink_system_before" "$sink_user_after" "$sink_system_after" \
+    "${filterd_ticks[@]}" <<'PY'
 import sys
 count, tick = int(sys.argv[1]), int(sys.argv[2])
-user = (int(sys.argv[5]) - int(sys.argv[3])) / tick
-system = (int(sys.argv[6]) - int(sys.argv[4])) / tick
-start, accepted, finished = map(float, sys.argv[7:10])
-sink = (int(sys.argv[13]) - int(sys.argv[11]) + int(sys.argv[14]) - int(sys.argv[12])) / tick
-source = sum(map(float, sys.argv[15].split()))
-print(f"messages {count}: user {user:.2f} s, system {system:.2f} s, CPU per message {(user + system) / count * 1000:.3f} ms"
-      f" (user {user / count * 1000:.3f}, system {system / count * 1000:.3f}); end to end {count / (finished - start):.0f}/s,"
-      f" accept {count / (accepted - start):.0f}/s; smtp-source {source / count * 1000:.3f} ms, smtp-sink"
-      f" {sink / count * 1000:.3f} ms per message; load {sys.argv[10]}")
+start, accepted, finished = map(float, sys.argv[3:6])
+source = sum(map(float, sys.argv[7].split()))
+sink_before_user, sink_before_system, sink_after_user, sink_after_system = map(int, sys.argv[8:12])
+sink = (sink_after_user - sink_before_user + sink_after_system - sink_before_system) / tick
+tools = (f"smtp-source {source / count * 1000:.3f} ms, smtp-sink {sink / count * 1000:.3f} ms per message;"
+         f" load {sys.argv[6]}")
+if len(sys.argv) == 12:
+    print(f"direct, messages {count}: {count / (finished - start):.0f}/s; {tools}")
+else:
+    user_before, system_before, user_after, system_after = map(int, sys.argv[12:16])
+    user, system = (user_after - user_before) / tick, (system_after - system_before) / tick
+    print(f"messages {count}: user {user:.2f} s, system {system:.2f} s, CPU per message {(user + system) / count * 1000:.3f} ms"
+          f" (user {user / count * 1000:.3f}, system {system / count * 1000:.3f}); end to end {count / (finished - start):.0f}/s,"
+          f" accept {count / (accepted - start):.0f}/s; {tools}")
 PY

@@ -145,9 +145,11 @@ public final class FilterClient: Service, Sendable {
             FilterMetrics.clientAnswered(action: reply.action, pipelineDuration: answer.pipelineDuration)
             observer?.clientDecided(answer)
         } catch {
-            // Never acknowledged: given back after a pause, the request comes again and is
-            // answered again (after a broken connection it comes again anyway).
+            // Never acknowledged, the request comes again and is answered again: after a broken
+            // connection by itself; a reply the broker did not take on a live connection only
+            // once the request is given back, after a pause.
             logger.warning("Could not publish the reply; the request will be delivered again", metadata: ["error": "\(error)"])
+            guard error.code == .replyNotTaken else { return }
             try? await Task.sleep(for: configuration.requeuePause)
             do {
                 try await transport.requeue(request)

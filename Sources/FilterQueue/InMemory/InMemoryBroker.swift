@@ -184,30 +184,21 @@ public final class InMemoryBroker: Sendable {
                 correlationID: reply.id, userID: user, type: "mailfilter.reply.v1", body: reply.body)
             switch state.publish(message, exchange: Topology.replyExchange, routingKey: reply.serverID, now: now) {
             case true?:
-                state.acknowledge(request.receipt, session: session, now: now)
+                state.settle(request.receipt, session: session, as: .acknowledge, now: now)
             case false?:
-                throw TransportError(
-                    .replyNotTaken, "the broker refused the reply to \(reply.id) for server \(reply.serverID) (reply queue full?)")
+                throw .replyRefused(reply)
             case nil:
-                throw TransportError(
-                    .replyNotTaken, "the reply to \(reply.id) came back: server \(reply.serverID) has no reply queue")
+                throw .replyCameBack(reply)
             }
         }
     }
 
-    func requeue(_ receipt: DeliveryReceipt, session: UInt64) throws(TransportError) {
+    /// Acknowledges or requeues a delivery of this session.
+    func settle(_ receipt: DeliveryReceipt, session: UInt64, as settlement: DeliverySettlement) throws(TransportError) {
         let now = ContinuousClock.now
         try state.withLock { (state) throws(TransportError) in
             _ = try state.user(ofSession: session)
-            state.requeue(receipt, session: session, now: now)
-        }
-    }
-
-    func acknowledge(_ receipt: DeliveryReceipt, session: UInt64) throws(TransportError) {
-        let now = ContinuousClock.now
-        try state.withLock { (state) throws(TransportError) in
-            _ = try state.user(ofSession: session)
-            state.acknowledge(receipt, session: session, now: now)
+            state.settle(receipt, session: session, as: settlement, now: now)
         }
     }
 

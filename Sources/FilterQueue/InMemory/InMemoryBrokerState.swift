@@ -275,27 +275,21 @@ struct InMemoryBrokerState: Sendable {
         return consumer.sink
     }
 
-    /// Puts an unacknowledged delivery back at the front of its queue, flagged redelivered
-    /// (`basic.reject` with `requeue`). A receipt this session no longer knows changes nothing.
-    mutating func requeue(_ receipt: DeliveryReceipt, session: UInt64, now: ContinuousClock.Instant) {
+    /// Acknowledges a delivery, or puts it back at the front of its queue flagged redelivered
+    /// (`basic.reject` with `requeue`). A receipt this session no longer knows (its consumer
+    /// ended and the message went back to the queue) changes nothing: the message comes again.
+    mutating func settle(
+        _ receipt: DeliveryReceipt, session: UInt64, as settlement: DeliverySettlement, now: ContinuousClock.Instant
+    ) {
         guard receipt.connection == session,
             let consumerID = sessions[session]?.deliveries.removeValue(forKey: receipt.deliveryTag),
             let queue = consumers[consumerID]?.queue,
             var message = consumers[consumerID]?.unacknowledged.removeValue(forKey: receipt.deliveryTag)
         else { return }
-        message.redelivered = true
-        queues[queue]?.ready.prepend([message])
-        dispatch(queue: queue, now: now)
-    }
-
-    /// Acknowledges a delivery. A receipt this session no longer knows (its consumer ended and
-    /// the message went back to the queue) changes nothing: the message comes again.
-    mutating func acknowledge(_ receipt: DeliveryReceipt, session: UInt64, now: ContinuousClock.Instant) {
-        guard receipt.connection == session,
-            let consumerID = sessions[session]?.deliveries.removeValue(forKey: receipt.deliveryTag),
-            let queue = consumers[consumerID]?.queue
-        else { return }
-        consumers[consumerID]?.unacknowledged[receipt.deliveryTag] = nil
+        if settlement == .requeue {
+            message.redelivered = true
+            queues[queue]?.ready.prepend([message])
+        }
         dispatch(queue: queue, now: now)
     }
 

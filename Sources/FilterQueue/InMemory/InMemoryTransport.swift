@@ -42,7 +42,7 @@ public struct InMemoryTransport: FilterTransport {
 
     /// Acknowledges a reply; a receipt the transport no longer knows is ignored.
     public func acknowledge(_ reply: ReceivedReply) async throws(TransportError) {
-        try broker.acknowledge(reply.receipt, session: session)
+        try broker.settle(reply.receipt, session: session, as: .acknowledge)
     }
 
     /// Publishes an event to the owner's events queues; without one it is dropped.
@@ -69,12 +69,12 @@ public struct InMemoryTransport: FilterTransport {
 
     /// Puts the request back at the front of its queue, flagged redelivered.
     public func requeue(_ request: DeliveredRequest) async throws(TransportError) {
-        try broker.requeue(request.receipt, session: session)
+        try broker.settle(request.receipt, session: session, as: .requeue)
     }
 
     /// Acknowledges a request without answering it.
     public func discard(_ request: DeliveredRequest) async throws(TransportError) {
-        try broker.acknowledge(request.receipt, session: session)
+        try broker.settle(request.receipt, session: session, as: .acknowledge)
     }
 
     /// Consumes the owner's events queue; a `prefetch` of 0 or less means no limit.
@@ -88,7 +88,7 @@ public struct InMemoryTransport: FilterTransport {
 
     /// Acknowledges an event; a receipt the transport no longer knows is ignored.
     public func acknowledge(_ event: DeliveredEvent) async throws(TransportError) {
-        try broker.acknowledge(event.receipt, session: session)
+        try broker.settle(event.receipt, session: session, as: .acknowledge)
     }
 
     /// Ends the session: every stream finishes, unacknowledged requests and replies go back to

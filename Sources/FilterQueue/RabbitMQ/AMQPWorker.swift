@@ -217,18 +217,10 @@ final class AMQPWorker: @unchecked Sendable {
                 fail: { _ in }))
     }
 
-    /// What to tell the broker about a delivery.
-    enum Settlement: Sendable {
-        /// `basic.ack`: done with it.
-        case acknowledge
-        /// `basic.reject` with `requeue`: deliver it again.
-        case requeue
-    }
-
     /// Acknowledges or requeues a delivery identified by its consumer session and tag. Returns
     /// false, and does nothing, when the session has ended (the delivery died with its channel
     /// or connection, and the broker delivers it again).
-    func settle(session: UInt64, deliveryTag: UInt64, as settlement: Settlement) async throws(TransportError) -> Bool {
+    func settle(session: UInt64, deliveryTag: UInt64, as settlement: DeliverySettlement) async throws(TransportError) -> Bool {
         let result: Result<Bool, TransportError> = await withCheckedContinuation { continuation in
             submit(
                 Command(

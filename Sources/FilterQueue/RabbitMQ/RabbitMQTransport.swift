@@ -167,11 +167,9 @@ public actor RabbitMQTransport: FilterTransport {
         case .accepted:
             break
         case .unroutable:
-            throw TransportError(
-                .replyNotTaken, "the reply to \(reply.id) came back: server \(reply.serverID) has no reply queue")
+            throw .replyCameBack(reply)
         case .rejected:
-            throw TransportError(
-                .replyNotTaken, "the broker refused the reply to \(reply.id) for server \(reply.serverID) (reply queue full?)")
+            throw .replyRefused(reply)
         }
         _ = try await worker(.consumer).settle(
             session: request.receipt.connection, deliveryTag: request.receipt.deliveryTag, as: .acknowledge)
